@@ -1,0 +1,36 @@
+"""troika.chain: one way to reach any EVM chain.
+
+The in-process EVM (:meth:`Chain.embedded`) is the default; :meth:`Chain.connect`
+reaches any JSON-RPC node. Keys live encrypted in a :class:`Keystore`;
+transactions get EIP-1559 fees, managed nonces, bounded receipt waits, and
+reverts decoded into :class:`~troika.ContractReverted` naming the custom error.
+"""
+
+from troika.chain._artifacts import Artifact, ArtifactStore, load_artifact
+from troika.chain._chain import EMBEDDED_URL, Chain, Contract, Sender
+from troika.chain._deployments import Deployment, Deployments
+from troika.chain._keystore import GETH_SCRYPT_N, KeyInfo, Keystore, Signer
+from troika.chain._nonce import NonceManager
+from troika.chain._revert import decode_revert
+from troika.chain._types import Event, Log, Receipt
+
+__all__ = [
+    "EMBEDDED_URL",
+    "GETH_SCRYPT_N",
+    "Artifact",
+    "ArtifactStore",
+    "Chain",
+    "Contract",
+    "Deployment",
+    "Deployments",
+    "Event",
+    "KeyInfo",
+    "Keystore",
+    "Log",
+    "NonceManager",
+    "Receipt",
+    "Sender",
+    "Signer",
+    "decode_revert",
+    "load_artifact",
+]

@@ -1,0 +1,536 @@
+"""One way to reach any EVM chain: the embedded EVM or a JSON-RPC node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from eth_account import Account
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import is_address, to_checksum_address
+from web3 import Web3
+from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.types import TxParams
+
+from troika._config import Settings, load_settings
+from troika._errors import (
+    ChainError,
+    ChainIdMismatch,
+    ContractReverted,
+    DeploymentNotFound,
+    RPCError,
+    TransactionRejected,
+    TransactionTimeout,
+)
+from troika.chain._artifacts import Artifact, ArtifactStore
+from troika.chain._deployments import Deployment, Deployments
+from troika.chain._embedded import embedded_web3
+from troika.chain._keystore import Signer
+from troika.chain._nonce import NonceManager
+from troika.chain._translate import revert_from_data, translate_errors
+from troika.chain._types import Event, Receipt, eip1559_fees, gas_with_margin
+
+__all__ = ["EMBEDDED_URL", "Chain", "Contract", "Sender"]
+
+#: What ``Chain.url`` says for the in-process EVM.
+EMBEDDED_URL = "embedded:"
+
+#: Who sends a transaction: a local :class:`Signer`, or the address of an
+#: account the node itself holds unlocked (anvil's and geth's dev accounts).
+Sender: TypeAlias = Signer | str
+
+_DEFAULT_PRIORITY_FEE = 10**9  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
+
+
+def _address(value: str, what: str = "address") -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise ChainError(f"{what} {value!r} is not an Ethereum address")
+    return str(to_checksum_address(value))
+
+
+class Chain:
+    """A connection to one EVM chain, and the way troika sends to it.
+
+    Make one with :meth:`embedded` (in-process, funded dev accounts, no
+    set-up), :meth:`connect` (any JSON-RPC node) or :meth:`from_settings`
+    (whichever the configuration says).
+
+    Example:
+        >>> chain = Chain.embedded()
+        >>> chain.block_number
+        0
+        >>> len(chain.dev_signers)
+        10
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        url: str,
+        dev_signers: Sequence[Signer] = (),
+        artifacts: ArtifactStore | None = None,
+        home: Path | None = None,
+        receipt_timeout: float = 120.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.w3 = w3
+        self.url = url
+        self.dev_signers: tuple[Signer, ...] = tuple(dev_signers)
+        self.artifacts = artifacts or ArtifactStore()
+        self.receipt_timeout = receipt_timeout
+        self.poll_interval = poll_interval
+        self.nonces = NonceManager(self._pending_count)
+        self._chain_id: int | None = None
+        self._home = home
+        self._deployments: Deployments | None = None
+
+    def __repr__(self) -> str:
+        return f"Chain(url={self.url!r})"
+
+    # -- construction ----------------------------------------------------------
+
+    @classmethod
+    def embedded(cls, *, accounts: int = 10, artifacts: ArtifactStore | None = None) -> Chain:
+        """A fresh in-process EVM (eth-tester, py-evm) with funded dev accounts.
+
+        Each call starts a new chain at block 0; nothing is written to disk.
+        """
+        if accounts < 1:
+            raise ChainError(f"accounts={accounts!r}: the embedded EVM needs at least one")
+        w3, keys = embedded_web3(accounts)
+        signers = [Signer(Account.from_key(key)) for key in keys]
+        return cls(w3, url=EMBEDDED_URL, dev_signers=signers, artifacts=artifacts, home=None)
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        chain_id: int | None = None,
+        timeout: float = 10.0,
+        receipt_timeout: float = 120.0,
+        home: Path | None = None,
+        artifacts: ArtifactStore | None = None,
+    ) -> Chain:
+        """Connect to a JSON-RPC node and check that it answers.
+
+        Args:
+            url: the node's HTTP JSON-RPC URL.
+            chain_id: if given, the node must serve this chain.
+            timeout: seconds for one request.
+            receipt_timeout: default seconds to wait for a transaction receipt.
+            home: where the deployments record lives (the settings' home).
+
+        Raises:
+            RPCUnavailable: nothing answers JSON-RPC at ``url``.
+            ChainIdMismatch: the node serves another chain than ``chain_id``.
+        """
+        provider = Web3.HTTPProvider(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+        chain = cls(
+            Web3(provider),
+            url=url,
+            artifacts=artifacts,
+            home=home if home is not None else load_settings().home,
+            receipt_timeout=receipt_timeout,
+        )
+        actual = chain.chain_id
+        if chain_id is not None and actual != chain_id:
+            raise ChainIdMismatch(url, chain_id, actual)
+        return chain
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Chain:
+        """The chain the settings name: ``rpc_url`` if set, else the embedded EVM."""
+        settings = settings or load_settings()
+        if settings.rpc_url is None:
+            return cls.embedded()
+        return cls.connect(
+            settings.rpc_url,
+            chain_id=settings.chain_id,
+            timeout=settings.rpc_timeout,
+            receipt_timeout=settings.receipt_timeout,
+            home=settings.home,
+        )
+
+    # -- reading ---------------------------------------------------------------
+
+    @property
+    def is_embedded(self) -> bool:
+        """True for the in-process EVM."""
+        return self.url == EMBEDDED_URL
+
+    @property
+    def chain_id(self) -> int:
+        """The chain id (asked once, then cached)."""
+        if self._chain_id is None:
+            with translate_errors(self.url, "eth_chainId"):
+                self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    @property
+    def block_number(self) -> int:
+        """The number of the latest block."""
+        with translate_errors(self.url, "eth_blockNumber"):
+            return int(self.w3.eth.block_number)
+
+    @property
+    def accounts(self) -> list[str]:
+        """Accounts that can send here without a key of yours: the dev signers
+        of the embedded EVM, or the accounts the node holds unlocked."""
+        if self.dev_signers:
+            return [signer.address for signer in self.dev_signers]
+        with translate_errors(self.url, "eth_accounts"):
+            return [str(a) for a in self.w3.eth.accounts]
+
+    def balance(self, address: str) -> int:
+        """The balance of ``address`` in wei."""
+        checked = _address(address)
+        with translate_errors(self.url, "eth_getBalance"):
+            return int(self.w3.eth.get_balance(checked))  # type: ignore[arg-type]
+
+    def code(self, address: str) -> bytes:
+        """The runtime code at ``address`` (empty for an account without code)."""
+        checked = _address(address)
+        with translate_errors(self.url, "eth_getCode"):
+            return bytes(self.w3.eth.get_code(checked))  # type: ignore[arg-type]
+
+    @property
+    def default_sender(self) -> Sender:
+        """The first dev signer or node account; what sends when nobody is named."""
+        if self.dev_signers:
+            return self.dev_signers[0]
+        accounts = self.accounts
+        if not accounts:
+            raise ChainError(
+                f"the node at {self.url!r} holds no unlocked account: pass sender= "
+                "(a Signer from Keystore.unlock)"
+            )
+        return accounts[0]
+
+    # -- sending ---------------------------------------------------------------
+
+    def _pending_count(self, address: str) -> int:
+        with translate_errors(self.url, "eth_getTransactionCount"):
+            return int(self.w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+
+    def _fees(self) -> dict[str, int]:
+        with translate_errors(self.url, "eth_getBlockByNumber"):
+            base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        if base_fee is None:  # a pre-London chain: legacy pricing
+            with translate_errors(self.url, "eth_gasPrice"):
+                return {"gasPrice": int(self.w3.eth.gas_price)}
+        try:
+            with translate_errors(self.url, "eth_maxPriorityFeePerGas"):
+                priority = int(self.w3.eth.max_priority_fee)
+        except RPCError:
+            priority = _DEFAULT_PRIORITY_FEE
+        return eip1559_fees(int(base_fee), priority)
+
+    def send(
+        self,
+        *,
+        to: str | None,
+        data: bytes = b"",
+        value: int = 0,
+        sender: Sender | None = None,
+        gas: int | None = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+        contract: str | None = None,
+        timeout: float | None = None,
+    ) -> Receipt:
+        """Send a transaction and wait for its receipt.
+
+        Gas is estimated (a revert is reported before anything is broadcast),
+        fees follow EIP-1559, the nonce comes from the :class:`NonceManager`,
+        a :class:`Signer` signs locally and a plain address is signed by the node.
+
+        Raises:
+            ContractReverted: the transaction reverts; names the custom error.
+            TransactionRejected: the node refused it (funds, nonce, fees).
+            TransactionTimeout: no receipt within ``timeout``.
+        """
+        sender = sender if sender is not None else self.default_sender
+        origin = sender.address if isinstance(sender, Signer) else _address(sender, "sender")
+        known_errors = [*errors, *self.artifacts.all_errors()]
+        tx: dict[str, Any] = {
+            "from": origin,
+            "value": value,
+            "data": data,
+            "chainId": self.chain_id,
+        }
+        if to is not None:
+            tx["to"] = _address(to, "to")
+        if gas is None:
+            with translate_errors(self.url, "eth_estimateGas", known_errors, contract=contract):
+                gas = gas_with_margin(int(self.w3.eth.estimate_gas(_tx_params(tx))))
+        tx["gas"] = gas
+        tx.update(self._fees())
+        tx_hash = self._broadcast(sender, origin, tx)
+        return self.wait(tx_hash, timeout=timeout, errors=known_errors, contract=contract)
+
+    def _broadcast(self, sender: Sender, origin: str, tx: dict[str, Any]) -> str:
+        for attempt in range(2):
+            try:
+                with self.nonces.reserve(origin) as nonce:
+                    tx["nonce"] = nonce
+                    with translate_errors(self.url, "eth_sendTransaction"):
+                        if isinstance(sender, Signer):
+                            signed = {k: v for k, v in tx.items() if k != "from"}
+                            raw = sender.sign_transaction(signed)
+                            sent = self.w3.eth.send_raw_transaction(raw)
+                        else:
+                            sent = self.w3.eth.send_transaction(_tx_params(tx))
+                    return "0x" + bytes(sent).hex()
+            except RPCError as exc:
+                # Another process used this key: ask the node for the nonce once more.
+                if attempt == 0 and "nonce" in exc.message.lower():
+                    continue
+                raise TransactionRejected(origin, exc.message) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def wait(
+        self,
+        tx_hash: str,
+        *,
+        timeout: float | None = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+        contract: str | None = None,
+    ) -> Receipt:
+        """Wait for a transaction's receipt.
+
+        Raises:
+            TransactionTimeout: no receipt within ``timeout`` (default: the
+                chain's ``receipt_timeout``).
+            ContractReverted: the transaction was mined but reverted.
+        """
+        limit = self.receipt_timeout if timeout is None else timeout
+        try:
+            with translate_errors(self.url, "eth_getTransactionReceipt"):
+                raw = self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash,  # type: ignore[arg-type]
+                    timeout=limit,
+                    poll_latency=self.poll_interval,
+                )
+        except TimeExhausted as exc:
+            raise TransactionTimeout(tx_hash, limit) from exc
+        receipt = Receipt.from_web3(raw)
+        if not receipt.status:
+            raise self._explain_failure(receipt, errors, contract)
+        return receipt
+
+    def _explain_failure(
+        self, receipt: Receipt, errors: Sequence[Mapping[str, Any]], contract: str | None
+    ) -> ContractReverted:
+        """Replay a mined, reverted transaction as a call to recover its revert data."""
+        try:
+            with translate_errors(self.url, "eth_getTransactionByHash"):
+                tx = self.w3.eth.get_transaction(receipt.tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return ContractReverted(None, (), b"", contract=contract, tx_hash=receipt.tx_hash)
+        call: dict[str, Any] = {
+            "from": tx["from"],
+            "to": tx.get("to"),
+            "data": tx.get("input", b""),
+            "value": tx.get("value", 0),
+            "gas": tx["gas"],
+        }
+        try:
+            with translate_errors(self.url, "eth_call", errors, contract=contract):
+                self.w3.eth.call(_tx_params(call), max(receipt.block_number - 1, 0))
+        except ContractReverted as reverted:
+            return revert_from_data(
+                reverted.data, errors, contract=contract, tx_hash=receipt.tx_hash
+            )
+        return ContractReverted(None, (), b"", contract=contract, tx_hash=receipt.tx_hash)
+
+    def transfer(self, to: str, value: int, *, sender: Sender | None = None) -> Receipt:
+        """Send ``value`` wei to ``to``."""
+        return self.send(to=to, value=value, sender=sender)
+
+    # -- contracts -------------------------------------------------------------
+
+    def _artifact(self, contract: str | Artifact) -> Artifact:
+        return contract if isinstance(contract, Artifact) else self.artifacts.load(contract)
+
+    def deploy(
+        self,
+        contract: str | Artifact,
+        *args: Any,
+        sender: Sender | None = None,
+        value: int = 0,
+        record: bool = True,
+    ) -> Contract:
+        """Deploy one of troika's compiled contracts (by name) or any artifact.
+
+        Args:
+            contract: the contract's name (``"AssetRegistry"``) or an :class:`Artifact`.
+            *args: the constructor's arguments.
+            sender: who deploys; the default sender if omitted.
+            value: wei sent to a payable constructor.
+            record: remember the address in this chain's deployments record.
+
+        Raises:
+            ArtifactNotFound: no compiled contract of that name.
+            ContractReverted: the constructor reverted.
+        """
+        artifact = self._artifact(contract)
+        with translate_errors(self.url, "deploy", artifact.errors(), contract=artifact.name):
+            factory = self.w3.eth.contract(abi=list(artifact.abi), bytecode=artifact.bytecode)
+            data = bytes.fromhex(factory.constructor(*args).data_in_transaction.removeprefix("0x"))
+        receipt = self.send(
+            to=None,
+            data=data,
+            value=value,
+            sender=sender,
+            errors=artifact.errors(),
+            contract=artifact.name,
+        )
+        if receipt.contract_address is None:  # pragma: no cover - a node bug
+            raise ChainError(f"deploying {artifact.name!r} gave no contract address")
+        if record:
+            self.deployments.record(
+                Deployment(
+                    artifact.name, receipt.contract_address, receipt.tx_hash, receipt.block_number
+                )
+            )
+        return Contract(self, artifact, receipt.contract_address)
+
+    def contract(self, contract: str | Artifact, address: str) -> Contract:
+        """A handle on a deployed contract of a known artifact."""
+        return Contract(self, self._artifact(contract), _address(address))
+
+    @property
+    def deployments(self) -> Deployments:
+        """This chain's deployments record (in memory for the embedded EVM)."""
+        if self._deployments is None:
+            if self._home is None:
+                self._deployments = Deployments(self.chain_id, None)
+            else:
+                self._deployments = Deployments.for_home(self._home, self.chain_id)
+        return self._deployments
+
+    def deployment(self, name: str) -> Contract:
+        """The recorded deployment of ``name`` on this chain.
+
+        Raises:
+            DeploymentNotFound: nothing recorded, or the recorded address has no
+                code any more (a dev chain that was restarted).
+        """
+        entry = self.deployments.get(name)
+        if entry is None or not self.code(entry.address):
+            raise DeploymentNotFound(name, self.chain_id)
+        return self.contract(name, entry.address)
+
+
+class Contract:
+    """A deployed contract: call its views, send transactions, decode events.
+
+    troika's own contracts get typed wrappers on top of this class; use it
+    directly for contracts that have none.
+    """
+
+    def __init__(self, chain: Chain, artifact: Artifact, address: str) -> None:
+        self.chain = chain
+        self.artifact = artifact
+        self.address = address
+        self._web3 = chain.w3.eth.contract(address=address, abi=list(artifact.abi))  # type: ignore[call-overload]
+
+    def __repr__(self) -> str:
+        return f"Contract(name={self.name!r}, address={self.address!r})"
+
+    @property
+    def name(self) -> str:
+        """The contract's name (its artifact's)."""
+        return self.artifact.name
+
+    def _errors(self) -> list[Mapping[str, Any]]:
+        return [*self.artifact.errors(), *self.chain.artifacts.all_errors()]
+
+    def call(self, function: str, *args: Any, sender: str | None = None) -> Any:
+        """Call a view (or simulate any function) and return its decoded result.
+
+        Raises:
+            ContractReverted: the call reverts.
+        """
+        options: dict[str, Any] = {}
+        if sender is not None:
+            options["from"] = _address(sender, "sender")
+        with translate_errors(
+            self.chain.url, f"{self.name}.{function}", self._errors(), contract=self.name
+        ):
+            return self._web3.functions[function](*args).call(options)
+
+    def transact(
+        self,
+        function: str,
+        *args: Any,
+        sender: Sender | None = None,
+        value: int = 0,
+        gas: int | None = None,
+        timeout: float | None = None,
+    ) -> Receipt:
+        """Send a transaction to ``function`` and wait for its receipt.
+
+        Raises:
+            ContractReverted: it reverts; ``.error`` names the custom error.
+        """
+        with translate_errors(self.chain.url, f"{self.name}.{function}", contract=self.name):
+            data = self._web3.encode_abi(function, list(args))
+        return self.chain.send(
+            to=self.address,
+            data=bytes.fromhex(data.removeprefix("0x")),
+            value=value,
+            sender=sender,
+            gas=gas,
+            errors=self._errors(),
+            contract=self.name,
+            timeout=timeout,
+        )
+
+    def events(self, receipt: Receipt, name: str | None = None) -> list[Event]:
+        """The events this contract emitted in ``receipt``, decoded (optionally one kind)."""
+        wanted = [
+            entry
+            for entry in self.artifact.abi
+            if entry.get("type") == "event" and (name is None or entry.get("name") == name)
+        ]
+        found: list[Event] = []
+        for log in receipt.logs:
+            if log.address.lower() != self.address.lower() or not log.topics:
+                continue
+            for entry in wanted:
+                if log.topics[0] != event_abi_to_log_topic(dict(entry)):  # type: ignore[arg-type]
+                    continue
+                event = self._web3.events[str(entry["name"])]()
+                decoded = event.process_log(
+                    {
+                        "address": log.address,
+                        "topics": list(log.topics),
+                        "data": log.data,
+                        "logIndex": log.log_index,
+                        "transactionHash": bytes.fromhex(receipt.tx_hash[2:]),
+                        "transactionIndex": 0,
+                        "blockHash": b"\x00" * 32,
+                        "blockNumber": receipt.block_number,
+                    }
+                )
+                found.append(
+                    Event(
+                        name=str(entry["name"]),
+                        args=dict(decoded["args"]),
+                        address=self.address,
+                        tx_hash=receipt.tx_hash,
+                        block_number=receipt.block_number,
+                        log_index=log.log_index,
+                    )
+                )
+        return found
+
+
+def _tx_params(tx: Mapping[str, Any]) -> TxParams:
+    params: TxParams = {**tx}  # type: ignore[typeddict-item]
+    return params

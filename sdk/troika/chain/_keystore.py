@@ -1,0 +1,188 @@
+"""Keys in Web3 Secret Storage (keystore v3, scrypt) files under the troika home.
+
+A private key exists unencrypted only in memory, inside a :class:`Signer`;
+it is never written, logged or shown in a repr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+
+from troika._errors import InvalidKeyName, KeyExists, KeyNotFound, KeystoreError, WrongPassword
+
+__all__ = ["GETH_SCRYPT_N", "KeyInfo", "Keystore", "Signer"]
+
+#: geth's "standard" scrypt cost (N = 2**18, r = 8, p = 1); troika's default.
+GETH_SCRYPT_N = 1 << 18
+
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+class Signer:
+    """An unlocked account that signs locally. Its key never leaves the object.
+
+    Get one from :meth:`Keystore.unlock` or from a chain's dev accounts.
+    """
+
+    __slots__ = ("_account",)
+
+    def __init__(self, account: LocalAccount) -> None:
+        self._account = account
+
+    @property
+    def address(self) -> str:
+        """The checksummed account address."""
+        return str(self._account.address)
+
+    def sign_transaction(self, transaction: Mapping[str, Any]) -> bytes:
+        """Sign a transaction dict and return the raw signed bytes."""
+        signed = self._account.sign_transaction(dict(transaction))
+        return bytes(signed.raw_transaction)
+
+    def __repr__(self) -> str:
+        return f"Signer(address={self.address!r})"
+
+    def __reduce__(self) -> Any:
+        # Pickling would serialise the key: refuse rather than leak it.
+        raise TypeError("a Signer holds a private key and cannot be pickled")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What the keystore knows about a key without unlocking it."""
+
+    name: str
+    address: str
+    path: Path
+
+
+class Keystore:
+    """Encrypted keys under ``<home>/keys/<name>.json``.
+
+    Args:
+        home: the troika home (``~/.troika`` by default, see the settings).
+        scrypt_n: the scrypt cost of new keys; geth's standard ``2**18`` by
+            default. Lower it only for throwaway keys in tests.
+
+    Example:
+        >>> store = Keystore(tmp_path)  # doctest: +SKIP
+        >>> info = store.new("alice", "correct horse")  # doctest: +SKIP
+        >>> store.unlock("alice", "correct horse").address == info.address  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, home: str | Path, *, scrypt_n: int = GETH_SCRYPT_N) -> None:
+        self.home = Path(home).expanduser()
+        self.folder = self.home / "keys"
+        self.scrypt_n = scrypt_n
+
+    def __repr__(self) -> str:
+        return f"Keystore(home={str(self.home)!r})"
+
+    def _path(self, name: str) -> Path:
+        if not _NAME.fullmatch(name):
+            raise InvalidKeyName(name)
+        return self.folder / f"{name}.json"
+
+    def new(self, name: str, password: str) -> KeyInfo:
+        """Create a fresh random key, encrypt it with ``password`` and store it.
+
+        The file is created with mode 0600 (its folder 0700) and never
+        overwritten.
+
+        Raises:
+            InvalidKeyName: ``name`` cannot be a file name.
+            KeyExists: a key of that name exists already.
+        """
+        return self._store(name, Account.create(), password)
+
+    def import_key(self, name: str, private_key: bytes, password: str) -> KeyInfo:
+        """Store an existing 32-byte private key, encrypted with ``password``."""
+        try:
+            account = Account.from_key(private_key)
+        except (ValueError, TypeError) as exc:
+            raise KeystoreError(
+                f"cannot import key {name!r}: not a valid private key", name
+            ) from exc
+        return self._store(name, account, password)
+
+    def _store(self, name: str, account: LocalAccount, password: str) -> KeyInfo:
+        path = self._path(name)
+        if path.exists():
+            raise KeyExists(name)
+        encrypted = Account.encrypt(account.key, password, kdf="scrypt", iterations=self.scrypt_n)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # O_EXCL: never overwrite a key, even if one appeared since the check.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError as exc:
+            raise KeyExists(name) from exc
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(encrypted, handle)
+        return KeyInfo(name=name, address=str(account.address), path=path)
+
+    def list(self) -> list[KeyInfo]:
+        """Every key in the keystore, sorted by name."""
+        if not self.folder.is_dir():
+            return []
+        return [self._info(p.stem, p) for p in sorted(self.folder.glob("*.json"))]
+
+    def show(self, name: str) -> KeyInfo:
+        """The key ``name`` (or the key whose address is ``name``).
+
+        Raises:
+            KeyNotFound: there is no such key.
+        """
+        if name.startswith("0x") and len(name) == 42:
+            wanted = name.lower()
+            for info in self.list():
+                if info.address.lower() == wanted:
+                    return info
+            raise KeyNotFound(name, str(self.folder))
+        path = self._path(name)
+        if not path.is_file():
+            raise KeyNotFound(name, str(self.folder))
+        return self._info(name, path)
+
+    def unlock(self, name: str, password: str) -> Signer:
+        """Decrypt the key ``name`` into a :class:`Signer`.
+
+        Raises:
+            KeyNotFound: there is no such key.
+            WrongPassword: ``password`` does not decrypt it.
+        """
+        info = self.show(name)
+        keyfile = self._read(info.name, info.path)
+        try:
+            key = Account.decrypt(keyfile, password)
+        except ValueError as exc:
+            raise WrongPassword(info.name) from exc
+        return Signer(Account.from_key(key))
+
+    def _read(self, name: str, path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise KeystoreError(f"key file {str(path)!r} is unreadable: {exc}", name) from exc
+        if not isinstance(data, dict) or ("crypto" not in data and "Crypto" not in data):
+            raise KeystoreError(f"key file {str(path)!r} is not a keystore v3 file", name)
+        return data
+
+    def _info(self, name: str, path: Path) -> KeyInfo:
+        data = self._read(name, path)
+        address = str(data.get("address", ""))
+        try:
+            checksummed = to_checksum_address("0x" + address.removeprefix("0x"))
+        except ValueError as exc:
+            raise KeystoreError(f"key file {str(path)!r} has no valid address", name) from exc
+        return KeyInfo(name=name, address=checksummed, path=path)

@@ -1,0 +1,5 @@
+import sys
+
+from troika.cli import main
+
+sys.exit(main())
