@@ -4,7 +4,8 @@
 //   test/**/*.sol  -> ../tests/artifacts/<Name>.json        (test fixtures only)
 // `node build.mjs --check` compiles to memory and fails on any difference from
 // the committed artifacts (missing, stale or changed), so they stay
-// reproducible from source.
+// reproducible from source. `--root DIR` reads and writes the artifacts under
+// DIR instead of the repository (the tests use it on a copy).
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -23,9 +24,12 @@ export const SETTINGS = {
   remappings: [],
 };
 
+const rootFlag = process.argv.indexOf("--root");
+const outRoot = rootFlag > 0 ? path.resolve(process.argv[rootFlag + 1]) : root;
+
 const GROUPS = [
-  { sources: path.join(here, "src"), out: path.join(root, "sdk", "troika", "contracts") },
-  { sources: path.join(here, "test"), out: path.join(root, "tests", "artifacts") },
+  { sources: path.join(here, "src"), out: path.join(outRoot, "sdk", "troika", "contracts") },
+  { sources: path.join(here, "test"), out: path.join(outRoot, "tests", "artifacts") },
 ];
 
 function solFiles(dir) {
@@ -103,7 +107,7 @@ function run(check) {
       : [];
     for (const [name, text] of artifacts) {
       const file = path.join(group.out, `${name}.json`);
-      const rel = path.relative(root, file);
+      const rel = path.relative(outRoot, file);
       const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null;
       if (old === text) continue;
       if (check) problems.push(`${rel}: ${old === null ? "missing" : "differs from source"}`);
@@ -115,7 +119,7 @@ function run(check) {
     }
     for (const file of existing) {
       if (artifacts.has(file.slice(0, -5))) continue;
-      const rel = path.relative(root, path.join(group.out, file));
+      const rel = path.relative(outRoot, path.join(group.out, file));
       if (check) problems.push(`${rel}: stale (no contract of that name in the sources)`);
       else {
         fs.unlinkSync(path.join(group.out, file));

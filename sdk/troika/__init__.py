@@ -1,6 +1,88 @@
-"""troika: the Python SDK for the data economy on EVM chains."""
+"""troika: the Python SDK for the data economy on EVM chains.
 
-from troika._errors import TroikaError
+``import troika`` is cheap: the layers (``troika.chain``, ``troika.ipfs``,
+``troika.did``, ``troika.assets``, ``troika.compute``) load web3, httpx and
+the rest only when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from troika._errors import (
+    ArtifactNotFound,
+    AssetError,
+    ChainError,
+    ChainIdMismatch,
+    ComputeError,
+    ConfigError,
+    ContractReverted,
+    DeploymentNotFound,
+    DIDError,
+    InvalidKeyName,
+    IPFSError,
+    IPFSRequestError,
+    IPFSUnavailable,
+    KeyExists,
+    KeyNotFound,
+    KeystoreError,
+    RPCError,
+    RPCUnavailable,
+    TransactionError,
+    TransactionRejected,
+    TransactionTimeout,
+    TroikaError,
+    WrongPassword,
+)
 from troika._version import __version__
 
-__all__ = ["TroikaError", "__version__"]
+if TYPE_CHECKING:
+    from troika import assets, chain, cli, compute, did, ipfs
+    from troika._config import Settings, load_settings
+
+__all__ = [
+    "ArtifactNotFound",
+    "AssetError",
+    "ChainError",
+    "ChainIdMismatch",
+    "ComputeError",
+    "ConfigError",
+    "ContractReverted",
+    "DIDError",
+    "DeploymentNotFound",
+    "IPFSError",
+    "IPFSRequestError",
+    "IPFSUnavailable",
+    "InvalidKeyName",
+    "KeyExists",
+    "KeyNotFound",
+    "KeystoreError",
+    "RPCError",
+    "RPCUnavailable",
+    "Settings",
+    "TransactionError",
+    "TransactionRejected",
+    "TransactionTimeout",
+    "TroikaError",
+    "WrongPassword",
+    "__version__",
+    "assets",
+    "chain",
+    "cli",
+    "compute",
+    "did",
+    "ipfs",
+    "load_settings",
+]
+
+_LAYERS = frozenset({"assets", "chain", "cli", "compute", "did", "ipfs"})
+
+
+def __getattr__(name: str) -> Any:
+    # Layers (and pydantic-settings) load on first use: `import troika` stays fast.
+    if name in _LAYERS:
+        return importlib.import_module(f"troika.{name}")
+    if name in ("Settings", "load_settings"):
+        return getattr(importlib.import_module("troika._config"), name)
+    raise AttributeError(f"module 'troika' has no attribute {name!r}")

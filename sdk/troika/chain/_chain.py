@@ -265,8 +265,11 @@ class Chain:
         if to is not None:
             tx["to"] = _address(to, "to")
         if gas is None:
-            with translate_errors(self.url, "eth_estimateGas", known_errors, contract=contract):
-                gas = gas_with_margin(int(self.w3.eth.estimate_gas(_tx_params(tx))))
+            try:
+                with translate_errors(self.url, "eth_estimateGas", known_errors, contract=contract):
+                    gas = gas_with_margin(int(self.w3.eth.estimate_gas(_tx_params(tx))))
+            except RPCError as exc:  # e.g. insufficient funds for value + gas
+                raise TransactionRejected(origin, exc.message) from exc
         tx["gas"] = gas
         tx.update(self._fees())
         tx_hash = self._broadcast(sender, origin, tx)

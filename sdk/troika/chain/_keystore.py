@@ -62,7 +62,7 @@ class KeyInfo:
     """What the keystore knows about a key without unlocking it."""
 
     name: str
-    address: str
+    address: str | None  # None if the file does not say (it is optional in v3)
     path: Path
 
 
@@ -146,7 +146,7 @@ class Keystore:
         if name.startswith("0x") and len(name) == 42:
             wanted = name.lower()
             for info in self.list():
-                if info.address.lower() == wanted:
+                if info.address is not None and info.address.lower() == wanted:
                     return info
             raise KeyNotFound(name, str(self.folder))
         path = self._path(name)
@@ -180,9 +180,11 @@ class Keystore:
 
     def _info(self, name: str, path: Path) -> KeyInfo:
         data = self._read(name, path)
-        address = str(data.get("address", ""))
+        address = data.get("address")
+        if address is None:  # optional in the spec; known only after unlocking
+            return KeyInfo(name=name, address=None, path=path)
         try:
-            checksummed = to_checksum_address("0x" + address.removeprefix("0x"))
+            checksummed = to_checksum_address("0x" + str(address).removeprefix("0x"))
         except ValueError as exc:
-            raise KeystoreError(f"key file {str(path)!r} has no valid address", name) from exc
+            raise KeystoreError(f"key file {str(path)!r} has an invalid address", name) from exc
         return KeyInfo(name=name, address=checksummed, path=path)

@@ -9,6 +9,8 @@ from typing import Any
 import requests
 from eth_abi.exceptions import EncodingError
 from eth_tester.exceptions import TransactionFailed
+from eth_tester.exceptions import ValidationError as TesterValidationError
+from eth_utils.exceptions import ValidationError as EVMValidationError
 from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
@@ -93,6 +95,10 @@ def translate_errors(
         raise revert_from_data(data, errors, contract=contract) from exc
     except Web3RPCError as exc:
         raise RPCError(url, method, _rpc_message(exc)) from exc
+    except (EVMValidationError, TesterValidationError) as exc:
+        # The embedded EVM refuses what a node would answer with an RPC error
+        # (insufficient funds, bad nonce): report it the same way.
+        raise RPCError(url, method, str(exc)) from exc
     except (Web3ValidationError, EncodingError, TypeError) as exc:
         raise ChainError(f"{method}: invalid arguments: {exc}") from exc
     except requests.RequestException as exc:

@@ -162,7 +162,7 @@ def keys_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
     table.add_column("name")
     table.add_column("address")
     for info in infos:
-        table.add_row(info.name, info.address)
+        table.add_row(info.name, info.address or "(not in the file)")
     _emit(as_json, {"keys": [{"name": i.name, "address": i.address} for i in infos]}, table)
 
 
@@ -176,7 +176,7 @@ def keys_show(
     info = _keystore(home).show(name)
     table = Table(show_header=False)
     table.add_row("name", info.name)
-    table.add_row("address", info.address)
+    table.add_row("address", info.address or "(not in the file)")
     table.add_row("file", str(info.path))
     _emit(as_json, {"name": info.name, "address": info.address, "path": str(info.path)}, table)
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv and install troika into it in editable mode.
+#   tools/setup.sh          the SDK and its CLI
+#   tools/setup.sh dev      plus the dev tools, the pinned npm toolchain
+#                           (solc-js, OpenZeppelin, anvil) and the Kubo binary
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+python="${PYTHON:-python3}"
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+if [[ "${1:-}" == "dev" ]]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  npm ci --prefix contracts --no-audit --no-fund --loglevel=error
+  tools/kubo/build.sh >/dev/null
+else
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+fi
