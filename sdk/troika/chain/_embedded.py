@@ -6,6 +6,7 @@ needs the raw revert data to name the custom error, so this backend keeps it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from eth.exceptions import Revert
@@ -52,10 +53,23 @@ class _RevertDataBackend(PyEVMBackend):  # type: ignore[misc]
             raise EmbeddedRevert(_revert_data(exc.__cause__)) from exc
 
 
+class _SerialProvider(EthereumTesterProvider):
+    """py-evm is not thread-safe (a gas estimate snapshots and reverts the
+    state a concurrent send is mining into): one request at a time."""
+
+    def __init__(self, tester: EthereumTester) -> None:
+        super().__init__(tester)
+        self._serial = threading.RLock()
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self._serial:
+            return super().make_request(method, params)
+
+
 def embedded_web3(accounts: int = 10) -> tuple[Web3, list[bytes]]:
     """A Web3 on a fresh in-process chain, and the private keys of its funded accounts."""
     backend = _RevertDataBackend(
         genesis_state=PyEVMBackend.generate_genesis_state(num_accounts=accounts)
     )
-    w3 = Web3(EthereumTesterProvider(EthereumTester(backend=backend)))
+    w3 = Web3(_SerialProvider(EthereumTester(backend=backend)))
     return w3, [key.to_bytes() for key in backend.account_keys]
