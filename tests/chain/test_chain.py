@@ -17,8 +17,11 @@ from troika import (
     DeploymentNotFound,
     RPCUnavailable,
     TransactionRejected,
+    TransactionTimeout,
 )
 from troika.chain import Chain, Keystore, Signer
+
+from tests._services import Anvil
 
 LIMIT = 10
 
@@ -231,3 +234,27 @@ def test_deployments_persist_per_chain(anvil, test_artifacts, tmp_path: Path) ->
     assert record.is_file()
     again = Chain.connect(anvil.url, home=tmp_path, artifacts=test_artifacts)
     assert again.deployment("Probe").address == deployed.address
+
+
+def test_receipt_timeout_on_a_chain_that_does_not_mine(test_artifacts, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with Anvil(extra_args=["--no-mining"], workdir=tmp_path / "anvil") as idle:
+        chain = Chain.connect(idle.url, home=tmp_path, artifacts=test_artifacts)
+        with pytest.raises(TransactionTimeout) as caught:
+            chain.send(to=chain.accounts[1], value=1, timeout=0.5)
+        assert caught.value.timeout == 0.5
+        assert caught.value.tx_hash is not None
+        # The transaction is pending, not lost: mining one block includes it.
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        assert chain.wait(caught.value.tx_hash, timeout=10).status
+
+
+def test_stale_deployment_after_a_restart(test_artifacts, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with Anvil(workdir=tmp_path / "first") as first:
+        chain = Chain.connect(first.url, home=tmp_path, artifacts=test_artifacts)
+        chain.deploy("Probe", 1, chain.accounts[0])
+    # A new anvil with the same chain id: the record is there, the code is not.
+    with Anvil(workdir=tmp_path / "second") as second:
+        chain = Chain.connect(second.url, home=tmp_path, artifacts=test_artifacts)
+        assert chain.deployments.get("Probe") is not None
+        with pytest.raises(DeploymentNotFound):
+            chain.deployment("Probe")

@@ -1,16 +1,19 @@
 """troika.chain: one way to reach any EVM chain.
 
 The in-process EVM (:meth:`Chain.embedded`) is the default; :meth:`Chain.connect`
-reaches any JSON-RPC node. Keys live encrypted in a :class:`Keystore`;
-transactions get EIP-1559 fees, managed nonces, bounded receipt waits, and
-reverts decoded into :class:`~troika.ContractReverted` naming the custom error.
+reaches any JSON-RPC node; :class:`AsyncChain` is the asyncio twin. Keys live
+encrypted in a :class:`Keystore`; transactions get EIP-1559 fees, managed
+nonces, bounded receipt waits, and reverts decoded into
+:class:`~troika.ContractReverted` naming the custom error.
 """
 
 from troika.chain._artifacts import Artifact, ArtifactStore, load_artifact
-from troika.chain._chain import EMBEDDED_URL, Chain, Contract, Sender
+from troika.chain._async_chain import AsyncChain, AsyncContract
+from troika.chain._chain import Chain, Contract
+from troika.chain._core import EMBEDDED_URL, Sender
 from troika.chain._deployments import Deployment, Deployments
 from troika.chain._keystore import GETH_SCRYPT_N, KeyInfo, Keystore, Signer
-from troika.chain._nonce import NonceManager
+from troika.chain._nonce import AsyncNonceManager, NonceManager
 from troika.chain._revert import decode_revert
 from troika.chain._types import Event, Log, Receipt
 
@@ -19,6 +22,9 @@ __all__ = [
     "GETH_SCRYPT_N",
     "Artifact",
     "ArtifactStore",
+    "AsyncChain",
+    "AsyncContract",
+    "AsyncNonceManager",
     "Chain",
     "Contract",
     "Deployment",

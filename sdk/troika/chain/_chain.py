@@ -1,17 +1,16 @@
-"""One way to reach any EVM chain: the embedded EVM or a JSON-RPC node."""
+"""One way to reach any EVM chain: the embedded EVM or a JSON-RPC node (sync)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias
+from types import TracebackType
+from typing import Any
 
+import requests
 from eth_account import Account
-from eth_utils.abi import event_abi_to_log_topic
-from eth_utils.address import is_address, to_checksum_address
 from web3 import Web3
 from web3.exceptions import TimeExhausted, TransactionNotFound
-from web3.types import TxParams
 
 from troika._config import Settings, load_settings
 from troika._errors import (
@@ -24,37 +23,31 @@ from troika._errors import (
     TransactionTimeout,
 )
 from troika.chain._artifacts import Artifact, ArtifactStore
+from troika.chain._core import (
+    DEFAULT_PRIORITY_FEE,
+    EMBEDDED_URL,
+    ChainCore,
+    ContractCore,
+    Sender,
+    checked_address,
+    tx_params,
+)
 from troika.chain._deployments import Deployment, Deployments
 from troika.chain._embedded import embedded_web3
 from troika.chain._keystore import Signer
 from troika.chain._nonce import NonceManager
 from troika.chain._translate import revert_from_data, translate_errors
-from troika.chain._types import Event, Receipt, eip1559_fees, gas_with_margin
+from troika.chain._types import Receipt, eip1559_fees, gas_with_margin
 
-__all__ = ["EMBEDDED_URL", "Chain", "Contract", "Sender"]
-
-#: What ``Chain.url`` says for the in-process EVM.
-EMBEDDED_URL = "embedded:"
-
-#: Who sends a transaction: a local :class:`Signer`, or the address of an
-#: account the node itself holds unlocked (anvil's and geth's dev accounts).
-Sender: TypeAlias = Signer | str
-
-_DEFAULT_PRIORITY_FEE = 10**9  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
+__all__ = ["Chain", "Contract"]
 
 
-def _address(value: str, what: str = "address") -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise ChainError(f"{what} {value!r} is not an Ethereum address")
-    return str(to_checksum_address(value))
-
-
-class Chain:
+class Chain(ChainCore):
     """A connection to one EVM chain, and the way troika sends to it.
 
     Make one with :meth:`embedded` (in-process, funded dev accounts, no
     set-up), :meth:`connect` (any JSON-RPC node) or :meth:`from_settings`
-    (whichever the configuration says).
+    (whichever the configuration says). :class:`AsyncChain` is its asyncio twin.
 
     Example:
         >>> chain = Chain.embedded()
@@ -74,20 +67,19 @@ class Chain:
         home: Path | None = None,
         receipt_timeout: float = 120.0,
         poll_interval: float = 0.05,
+        session: requests.Session | None = None,
     ) -> None:
+        super().__init__(
+            url=url,
+            dev_signers=dev_signers,
+            artifacts=artifacts,
+            home=home,
+            receipt_timeout=receipt_timeout,
+            poll_interval=poll_interval,
+        )
         self.w3 = w3
-        self.url = url
-        self.dev_signers: tuple[Signer, ...] = tuple(dev_signers)
-        self.artifacts = artifacts or ArtifactStore()
-        self.receipt_timeout = receipt_timeout
-        self.poll_interval = poll_interval
         self.nonces = NonceManager(self._pending_count)
-        self._chain_id: int | None = None
-        self._home = home
-        self._deployments: Deployments | None = None
-
-    def __repr__(self) -> str:
-        return f"Chain(url={self.url!r})"
+        self._session = session
 
     # -- construction ----------------------------------------------------------
 
@@ -101,7 +93,7 @@ class Chain:
             raise ChainError(f"accounts={accounts!r}: the embedded EVM needs at least one")
         w3, keys = embedded_web3(accounts)
         signers = [Signer(Account.from_key(key)) for key in keys]
-        return cls(w3, url=EMBEDDED_URL, dev_signers=signers, artifacts=artifacts, home=None)
+        return cls(w3, url=EMBEDDED_URL, dev_signers=signers, artifacts=artifacts)
 
     @classmethod
     def connect(
@@ -122,13 +114,18 @@ class Chain:
             timeout: seconds for one request.
             receipt_timeout: default seconds to wait for a transaction receipt.
             home: where the deployments record lives (the settings' home).
+            artifacts: where compiled contracts are found.
 
         Raises:
             RPCUnavailable: nothing answers JSON-RPC at ``url``.
             ChainIdMismatch: the node serves another chain than ``chain_id``.
         """
+        session = requests.Session()
         provider = Web3.HTTPProvider(
-            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+            url,
+            request_kwargs={"timeout": timeout},
+            session=session,
+            exception_retry_configuration=None,
         )
         chain = cls(
             Web3(provider),
@@ -136,10 +133,15 @@ class Chain:
             artifacts=artifacts,
             home=home if home is not None else load_settings().home,
             receipt_timeout=receipt_timeout,
+            session=session,
         )
-        actual = chain.chain_id
-        if chain_id is not None and actual != chain_id:
-            raise ChainIdMismatch(url, chain_id, actual)
+        try:
+            actual = chain.chain_id
+            if chain_id is not None and actual != chain_id:
+                raise ChainIdMismatch(url, chain_id, actual)
+        except BaseException:
+            chain.close()
+            raise
         return chain
 
     @classmethod
@@ -156,12 +158,23 @@ class Chain:
             home=settings.home,
         )
 
-    # -- reading ---------------------------------------------------------------
+    def close(self) -> None:
+        """Close the HTTP connections to the node (nothing to do for the embedded EVM)."""
+        if self._session is not None:
+            self._session.close()
 
-    @property
-    def is_embedded(self) -> bool:
-        """True for the in-process EVM."""
-        return self.url == EMBEDDED_URL
+    def __enter__(self) -> Chain:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------
 
     @property
     def chain_id(self) -> int:
@@ -188,13 +201,13 @@ class Chain:
 
     def balance(self, address: str) -> int:
         """The balance of ``address`` in wei."""
-        checked = _address(address)
+        checked = checked_address(address)
         with translate_errors(self.url, "eth_getBalance"):
             return int(self.w3.eth.get_balance(checked))  # type: ignore[arg-type]
 
     def code(self, address: str) -> bytes:
         """The runtime code at ``address`` (empty for an account without code)."""
-        checked = _address(address)
+        checked = checked_address(address)
         with translate_errors(self.url, "eth_getCode"):
             return bytes(self.w3.eth.get_code(checked))  # type: ignore[arg-type]
 
@@ -227,7 +240,7 @@ class Chain:
             with translate_errors(self.url, "eth_maxPriorityFeePerGas"):
                 priority = int(self.w3.eth.max_priority_fee)
         except RPCError:
-            priority = _DEFAULT_PRIORITY_FEE
+            priority = DEFAULT_PRIORITY_FEE
         return eip1559_fees(int(base_fee), priority)
 
     def send(
@@ -254,26 +267,19 @@ class Chain:
             TransactionTimeout: no receipt within ``timeout``.
         """
         sender = sender if sender is not None else self.default_sender
-        origin = sender.address if isinstance(sender, Signer) else _address(sender, "sender")
-        known_errors = [*errors, *self.artifacts.all_errors()]
-        tx: dict[str, Any] = {
-            "from": origin,
-            "value": value,
-            "data": data,
-            "chainId": self.chain_id,
-        }
-        if to is not None:
-            tx["to"] = _address(to, "to")
+        origin = self._origin(sender)
+        known = self._known_errors(errors)
+        tx = self._draft(origin, to, data, value, self.chain_id)
         if gas is None:
             try:
-                with translate_errors(self.url, "eth_estimateGas", known_errors, contract=contract):
-                    gas = gas_with_margin(int(self.w3.eth.estimate_gas(_tx_params(tx))))
+                with translate_errors(self.url, "eth_estimateGas", known, contract=contract):
+                    gas = gas_with_margin(int(self.w3.eth.estimate_gas(tx_params(tx))))
             except RPCError as exc:  # e.g. insufficient funds for value + gas
                 raise TransactionRejected(origin, exc.message) from exc
         tx["gas"] = gas
         tx.update(self._fees())
         tx_hash = self._broadcast(sender, origin, tx)
-        return self.wait(tx_hash, timeout=timeout, errors=known_errors, contract=contract)
+        return self.wait(tx_hash, timeout=timeout, errors=known, contract=contract)
 
     def _broadcast(self, sender: Sender, origin: str, tx: dict[str, Any]) -> str:
         for attempt in range(2):
@@ -282,11 +288,10 @@ class Chain:
                     tx["nonce"] = nonce
                     with translate_errors(self.url, "eth_sendTransaction"):
                         if isinstance(sender, Signer):
-                            signed = {k: v for k, v in tx.items() if k != "from"}
-                            raw = sender.sign_transaction(signed)
+                            raw = sender.sign_transaction(self._unsigned(tx))
                             sent = self.w3.eth.send_raw_transaction(raw)
                         else:
-                            sent = self.w3.eth.send_transaction(_tx_params(tx))
+                            sent = self.w3.eth.send_transaction(tx_params(tx))
                     return "0x" + bytes(sent).hex()
             except RPCError as exc:
                 # Another process used this key: ask the node for the nonce once more.
@@ -333,31 +338,21 @@ class Chain:
             with translate_errors(self.url, "eth_getTransactionByHash"):
                 tx = self.w3.eth.get_transaction(receipt.tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
-            return ContractReverted(None, (), b"", contract=contract, tx_hash=receipt.tx_hash)
-        call: dict[str, Any] = {
-            "from": tx["from"],
-            "to": tx.get("to"),
-            "data": tx.get("input", b""),
-            "value": tx.get("value", 0),
-            "gas": tx["gas"],
-        }
+            return self._unexplained(receipt, contract)
         try:
             with translate_errors(self.url, "eth_call", errors, contract=contract):
-                self.w3.eth.call(_tx_params(call), max(receipt.block_number - 1, 0))
+                self.w3.eth.call(tx_params(self._replay(tx)), max(receipt.block_number - 1, 0))
         except ContractReverted as reverted:
             return revert_from_data(
                 reverted.data, errors, contract=contract, tx_hash=receipt.tx_hash
             )
-        return ContractReverted(None, (), b"", contract=contract, tx_hash=receipt.tx_hash)
+        return self._unexplained(receipt, contract)
 
     def transfer(self, to: str, value: int, *, sender: Sender | None = None) -> Receipt:
         """Send ``value`` wei to ``to``."""
         return self.send(to=to, value=value, sender=sender)
 
     # -- contracts -------------------------------------------------------------
-
-    def _artifact(self, contract: str | Artifact) -> Artifact:
-        return contract if isinstance(contract, Artifact) else self.artifacts.load(contract)
 
     def deploy(
         self,
@@ -400,21 +395,16 @@ class Chain:
                     artifact.name, receipt.contract_address, receipt.tx_hash, receipt.block_number
                 )
             )
-        return Contract(self, artifact, receipt.contract_address)
+        return self.contract(artifact, receipt.contract_address)
 
     def contract(self, contract: str | Artifact, address: str) -> Contract:
         """A handle on a deployed contract of a known artifact."""
-        return Contract(self, self._artifact(contract), _address(address))
+        return Contract(self, self._artifact(contract), checked_address(address))
 
     @property
     def deployments(self) -> Deployments:
         """This chain's deployments record (in memory for the embedded EVM)."""
-        if self._deployments is None:
-            if self._home is None:
-                self._deployments = Deployments(self.chain_id, None)
-            else:
-                self._deployments = Deployments.for_home(self._home, self.chain_id)
-        return self._deployments
+        return self._deployments_of(self.chain_id)
 
     def deployment(self, name: str) -> Contract:
         """The recorded deployment of ``name`` on this chain.
@@ -429,7 +419,7 @@ class Chain:
         return self.contract(name, entry.address)
 
 
-class Contract:
+class Contract(ContractCore):
     """A deployed contract: call its views, send transactions, decode events.
 
     troika's own contracts get typed wrappers on top of this class; use it
@@ -437,21 +427,9 @@ class Contract:
     """
 
     def __init__(self, chain: Chain, artifact: Artifact, address: str) -> None:
+        web3_contract = chain.w3.eth.contract(address=address, abi=list(artifact.abi))  # type: ignore[call-overload]
+        super().__init__(artifact, address, web3_contract, chain)
         self.chain = chain
-        self.artifact = artifact
-        self.address = address
-        self._web3 = chain.w3.eth.contract(address=address, abi=list(artifact.abi))  # type: ignore[call-overload]
-
-    def __repr__(self) -> str:
-        return f"Contract(name={self.name!r}, address={self.address!r})"
-
-    @property
-    def name(self) -> str:
-        """The contract's name (its artifact's)."""
-        return self.artifact.name
-
-    def _errors(self) -> list[Mapping[str, Any]]:
-        return [*self.artifact.errors(), *self.chain.artifacts.all_errors()]
 
     def call(self, function: str, *args: Any, sender: str | None = None) -> Any:
         """Call a view (or simulate any function) and return its decoded result.
@@ -461,10 +439,9 @@ class Contract:
         """
         options: dict[str, Any] = {}
         if sender is not None:
-            options["from"] = _address(sender, "sender")
-        with translate_errors(
-            self.chain.url, f"{self.name}.{function}", self._errors(), contract=self.name
-        ):
+            options["from"] = checked_address(sender, "sender")
+        where = f"{self.name}.{function}"
+        with translate_errors(self.chain.url, where, self._errors(), contract=self.name):
             return self._web3.functions[function](*args).call(options)
 
     def transact(
@@ -482,10 +459,10 @@ class Contract:
             ContractReverted: it reverts; ``.error`` names the custom error.
         """
         with translate_errors(self.chain.url, f"{self.name}.{function}", contract=self.name):
-            data = self._web3.encode_abi(function, list(args))
+            data = self._encode(function, args)
         return self.chain.send(
             to=self.address,
-            data=bytes.fromhex(data.removeprefix("0x")),
+            data=data,
             value=value,
             sender=sender,
             gas=gas,
@@ -493,47 +470,3 @@ class Contract:
             contract=self.name,
             timeout=timeout,
         )
-
-    def events(self, receipt: Receipt, name: str | None = None) -> list[Event]:
-        """The events this contract emitted in ``receipt``, decoded (optionally one kind)."""
-        wanted = [
-            entry
-            for entry in self.artifact.abi
-            if entry.get("type") == "event" and (name is None or entry.get("name") == name)
-        ]
-        found: list[Event] = []
-        for log in receipt.logs:
-            if log.address.lower() != self.address.lower() or not log.topics:
-                continue
-            for entry in wanted:
-                if log.topics[0] != event_abi_to_log_topic(dict(entry)):  # type: ignore[arg-type]
-                    continue
-                event = self._web3.events[str(entry["name"])]()
-                decoded = event.process_log(
-                    {
-                        "address": log.address,
-                        "topics": list(log.topics),
-                        "data": log.data,
-                        "logIndex": log.log_index,
-                        "transactionHash": bytes.fromhex(receipt.tx_hash[2:]),
-                        "transactionIndex": 0,
-                        "blockHash": b"\x00" * 32,
-                        "blockNumber": receipt.block_number,
-                    }
-                )
-                found.append(
-                    Event(
-                        name=str(entry["name"]),
-                        args=dict(decoded["args"]),
-                        address=self.address,
-                        tx_hash=receipt.tx_hash,
-                        block_number=receipt.block_number,
-                        log_index=log.log_index,
-                    )
-                )
-        return found
-
-
-def _tx_params(tx: Mapping[str, Any]) -> TxParams:
-    params: TxParams = {**tx}  # type: ignore[typeddict-item]
-    return params

@@ -18,7 +18,7 @@ from eth_tester.backends.pyevm.main import (
 from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 
-__all__ = ["EmbeddedRevert", "embedded_web3"]
+__all__ = ["EmbeddedRevert", "embedded_tester", "embedded_web3"]
 
 
 class EmbeddedRevert(TransactionFailed):  # type: ignore[misc]
@@ -66,10 +66,15 @@ class _SerialProvider(EthereumTesterProvider):
             return super().make_request(method, params)
 
 
-def embedded_web3(accounts: int = 10) -> tuple[Web3, list[bytes]]:
-    """A Web3 on a fresh in-process chain, and the private keys of its funded accounts."""
+def embedded_tester(accounts: int = 10) -> tuple[EthereumTester, list[bytes]]:
+    """A fresh in-process chain, and the private keys of its funded accounts."""
     backend = _RevertDataBackend(
         genesis_state=PyEVMBackend.generate_genesis_state(num_accounts=accounts)
     )
-    w3 = Web3(_SerialProvider(EthereumTester(backend=backend)))
-    return w3, [key.to_bytes() for key in backend.account_keys]
+    return EthereumTester(backend=backend), [key.to_bytes() for key in backend.account_keys]
+
+
+def embedded_web3(accounts: int = 10) -> tuple[Web3, list[bytes]]:
+    """A Web3 on a fresh in-process chain, and the private keys of its funded accounts."""
+    tester, keys = embedded_tester(accounts)
+    return Web3(_SerialProvider(tester)), keys

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
 import requests
 from eth_abi.exceptions import EncodingError
 from eth_tester.exceptions import TransactionFailed
@@ -82,10 +83,15 @@ def translate_errors(
         yield
     except TroikaError:
         raise
-    except (requests.ConnectionError, ProviderConnectionError, ConnectionError) as exc:
-        raise RPCUnavailable(url, "connection refused or dropped") from exc
     except (requests.Timeout, RequestTimedOut, TimeoutError) as exc:
         raise RPCUnavailable(url, "timed out") from exc
+    except (
+        requests.ConnectionError,
+        aiohttp.ClientConnectionError,
+        ProviderConnectionError,
+        ConnectionError,
+    ) as exc:
+        raise RPCUnavailable(url, "connection refused or dropped") from exc
     except ContractLogicError as exc:  # and its ContractCustomError, ContractPanicError
         data = _hex_data(exc.data)
         raise revert_from_data(data, errors, contract=contract) from exc
@@ -101,7 +107,7 @@ def translate_errors(
         raise RPCError(url, method, str(exc)) from exc
     except (Web3ValidationError, EncodingError, TypeError) as exc:
         raise ChainError(f"{method}: invalid arguments: {exc}") from exc
-    except requests.RequestException as exc:
+    except (requests.RequestException, aiohttp.ClientError) as exc:
         raise RPCUnavailable(url, type(exc).__name__) from exc
     except ValueError as exc:
         # web3 still raises bare ValueError for some malformed node answers.
