@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
-
 from tests._services import Anvil
+
 from troika import (
     ChainIdMismatch,
     ContractReverted,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
+from tests._services import Anvil
 
 from troika import (
     ArtifactNotFound,
@@ -20,8 +21,6 @@ from troika import (
     TransactionTimeout,
 )
 from troika.chain import Chain, Keystore, Signer
-
-from tests._services import Anvil
 
 LIMIT = 10
 
