@@ -10,6 +10,7 @@ import pytest
 
 import troika
 
+
 def isort_style(name: str) -> tuple[int, str]:
     """The order ruff's RUF022 keeps: CONSTANTS, then Classes, then the rest."""
     if name.isupper() and len(name) > 1:

@@ -1,0 +1,62 @@
+"""Fixtures for both test paths, tests/ and the docstring examples in sdk/troika.
+
+``anvil`` and ``kubo`` are real processes on loopback, one of each per session,
+stopped when it ends. A missing binary fails the tests that need it (never
+skips them), with a message that says how to install it.
+
+They live here, not in tests/conftest.py, because the docstring examples of
+``troika.ipfs`` need the same Kubo and fixtures in tests/ are invisible to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests._services import Anvil, Kubo, ServiceError
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
+    """A running anvil chain (chain id 31337) at ``anvil.url``."""
+    try:
+        node = Anvil(workdir=tmp_path_factory.mktemp("anvil")).start()
+    except ServiceError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubo]:
+    """A running Kubo daemon with a fresh repo; its RPC API is at ``kubo.api_url``."""
+    try:
+        node = Kubo(workdir=tmp_path_factory.mktemp("kubo")).start()
+    except ServiceError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(autouse=True)
+def _ipfs_doctest_names(
+    request: pytest.FixtureRequest, doctest_namespace: dict[str, Any]
+) -> Iterator[None]:
+    """In troika.ipfs's examples, ``api_url`` is a real node and ``ipfs`` a client of it."""
+    if not (
+        isinstance(request.node, pytest.DoctestItem) and request.node.name.startswith("troika.ipfs")
+    ):
+        yield
+        return
+    from troika.ipfs import KuboClient
+
+    node: Kubo = request.getfixturevalue("kubo")
+    with KuboClient(node.api_url) as client:
+        doctest_namespace.update(api_url=node.api_url, ipfs=client, asyncio=asyncio)
+        yield

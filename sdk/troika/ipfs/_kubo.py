@@ -1,0 +1,561 @@
+"""A small typed client for Kubo's RPC API (``/api/v0``), sync and async.
+
+Why not ``ipfshttpclient``: its version check refuses every Kubo since 0.8.0
+(``VERSION_MAXIMUM = "0.8.0"`` raises ``VersionMismatch`` on connect), and the
+project has been unmaintained since its last pre-release (0.8.0a2) in 2021.
+The handful of calls troika needs are plain HTTP, so they are written here over
+httpx.
+
+``KuboClient`` and ``AsyncKuboClient`` are thin twins over ``_KuboBase``, which
+does no I/O: it builds each request and parses each answer, and translates
+httpx's exceptions into troika's in one place (``_translate_errors``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from troika._errors import ConfigError, IPFSRequestError, IPFSUnavailable
+
+__all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
+
+DEFAULT_API_URL = "http://127.0.0.1:5001"
+"""Where ``ipfs daemon`` serves its RPC API unless configured otherwise."""
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds any one network step (connect, send, wait for an answer) may take."""
+
+# How much longer than Kubo's own deadline we wait, so that Kubo's error answer
+# (which names the cause) arrives before our transport gives up.
+_DEADLINE_SLACK = 5.0
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One RPC call, ready to send: the command, its query and an optional upload."""
+
+    command: str
+    params: tuple[tuple[str, str], ...] = ()
+    upload: bytes | None = None
+    deadline: float | None = None
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _ipfs_path(cid: str) -> str:
+    # An explicit /ipfs/ path makes Kubo report a malformed CID as such,
+    # rather than as "path does not have enough components".
+    return cid if cid.startswith("/") else f"/ipfs/{cid}"
+
+
+def _error_message(response: httpx.Response) -> str:
+    """Kubo's own words for an error answer: the ``Message`` of its JSON body."""
+    text = response.text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text.strip()
+    if isinstance(body, dict) and isinstance(body.get("Message"), str):
+        return str(body["Message"])
+    return text.strip()
+
+
+class _KuboBase:
+    """What both clients share; builds requests and parses answers, no I/O."""
+
+    def __init__(self, api_url: str, timeout: float | httpx.Timeout) -> None:
+        reason = "expected an http(s) URL such as 'http://127.0.0.1:5001'"
+        try:
+            url = httpx.URL(api_url)
+        except httpx.InvalidURL as exc:
+            raise ConfigError("api_url", api_url, f"{reason} ({exc})") from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigError("api_url", api_url, reason)
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.api_url!r})"
+
+    # -- requests ------------------------------------------------------------
+
+    def _request(self, call: _Call) -> httpx.Request:
+        timeout, params = self.timeout, call.params
+        if call.deadline is not None:
+            # Kubo reads a Go duration; whole milliseconds never print as 1e-05.
+            params = (*params, ("timeout", f"{round(call.deadline * 1000)}ms"))
+            wait = call.deadline + _DEADLINE_SLACK
+            if timeout.read is not None and timeout.read < wait:
+                timeout = httpx.Timeout(
+                    connect=timeout.connect, read=wait, write=timeout.write, pool=timeout.pool
+                )
+        files = None
+        if call.upload is not None:
+            files = {"file": ("data", call.upload, "application/octet-stream")}
+        # The RPC API accepts POST only; the timeout goes on the request so that it
+        # holds for an injected client too.
+        return httpx.Request(
+            "POST",
+            f"{self.api_url}/api/v0/{call.command}",
+            params=params,
+            files=files,
+            extensions={"timeout": timeout.as_dict()},
+        )
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        """Turn httpx's exceptions and error answers into troika's IPFS errors."""
+        try:
+            yield
+        except httpx.HTTPStatusError as exc:
+            response = exc.response
+            raise IPFSRequestError(
+                str(exc.request.url), response.status_code, _error_message(response)
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise IPFSUnavailable(
+                self.api_url, f"no answer in time ({type(exc).__name__}: {exc})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise IPFSUnavailable(self.api_url, f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _version_call() -> _Call:
+        return _Call("version")
+
+    @staticmethod
+    def _add_call(data: bytes, pin: bool, cid_version: int, raw_leaves: bool | None) -> _Call:
+        params = [("pin", _flag(pin)), ("cid-version", str(cid_version))]
+        if raw_leaves is not None:
+            params.append(("raw-leaves", _flag(raw_leaves)))
+        return _Call("add", tuple(params), upload=data)
+
+    @staticmethod
+    def _cat_call(cid: str, timeout: float | None) -> _Call:
+        return _Call("cat", (("arg", _ipfs_path(cid)),), deadline=timeout)
+
+    @staticmethod
+    def _pin_add_call(cid: str) -> _Call:
+        return _Call("pin/add", (("arg", _ipfs_path(cid)),))
+
+    @staticmethod
+    def _pin_rm_call(cid: str) -> _Call:
+        return _Call("pin/rm", (("arg", _ipfs_path(cid)),))
+
+    @staticmethod
+    def _pins_call() -> _Call:
+        return _Call("pin/ls", (("type", "recursive"),))
+
+    # -- answers -------------------------------------------------------------
+
+    def _not_kubo(self, response: httpx.Response, what: str) -> IPFSUnavailable:
+        return IPFSUnavailable(
+            self.api_url,
+            f"{response.request.url} answered {what}: {response.text[:200]!r}",
+        )
+
+    def _json_object(self, line: str, response: httpx.Response) -> dict[str, object]:
+        try:
+            body = json.loads(line)
+        except ValueError:
+            raise self._not_kubo(response, "with something other than Kubo's JSON") from None
+        if not isinstance(body, dict):
+            raise self._not_kubo(response, "with JSON that is not an object")
+        return body
+
+    def _parse_version(self, response: httpx.Response) -> str:
+        version = self._json_object(response.text, response).get("Version")
+        if not isinstance(version, str):
+            raise self._not_kubo(response, "without a Version")
+        return version
+
+    def _parse_add(self, response: httpx.Response) -> str:
+        # One JSON object per added file, one per line; we add exactly one file.
+        cids = [
+            self._json_object(line, response).get("Hash")
+            for line in response.text.splitlines()
+            if line.strip()
+        ]
+        if not cids:
+            # Kubo reports a failure after the headers only in a trailer, which
+            # httpx does not expose; an empty answer is all we see of it.
+            raise IPFSRequestError(
+                str(response.request.url),
+                response.status_code,
+                "Kubo answered without the CID of the added data (the add failed)",
+            )
+        cid = cids[-1]
+        if not isinstance(cid, str):
+            raise self._not_kubo(response, "without a Hash")
+        return cid
+
+    @staticmethod
+    def _parse_cat(response: httpx.Response) -> bytes:
+        data = response.content
+        expected = response.headers.get("X-Content-Length")
+        # A failure mid-stream shows up only as a short body (see _parse_add).
+        if expected is not None and expected.isdigit() and len(data) != int(expected):
+            raise IPFSRequestError(
+                str(response.request.url),
+                response.status_code,
+                f"the content was cut short: got {len(data)} of {int(expected)} bytes",
+            )
+        return data
+
+    def _parse_pins(self, response: httpx.Response) -> set[str]:
+        keys = self._json_object(response.text, response).get("Keys")
+        if keys is None:
+            return set()
+        if not isinstance(keys, dict):
+            raise self._not_kubo(response, "with Keys that are not an object")
+        return {str(cid) for cid in keys}
+
+
+class KuboClient(_KuboBase):
+    """A client for a Kubo node's RPC API.
+
+    Args:
+        api_url: The RPC API's root URL, without ``/api/v0``.
+        client: The httpx client to send requests with; one is created (and
+            closed by :meth:`close`) if not given. An injected client is never
+            closed by troika.
+        timeout: Seconds (or an ``httpx.Timeout``) that any one network step may
+            take; it applies to an injected client too.
+
+    Raises:
+        ConfigError: ``api_url`` is not an http(s) URL.
+
+    Example:
+        In the examples, ``api_url`` is a node's RPC API such as
+        ``"http://127.0.0.1:5001"`` and ``ipfs`` is a ``KuboClient(api_url)``.
+
+        >>> with KuboClient(api_url) as ipfs:
+        ...     ipfs.cat(ipfs.add(b"hello\\n"))
+        b'hello\\n'
+    """
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(api_url, timeout)
+        self._owns_client = client is None
+        self._client = httpx.Client() if client is None else client
+
+    def _send(self, call: _Call) -> httpx.Response:
+        request = self._request(call)
+        with self._translate_errors():
+            response = self._client.send(request)
+            response.raise_for_status()
+        return response
+
+    def version(self) -> str:
+        """The version of Kubo serving the API.
+
+        Returns:
+            The version number, such as ``"0.43.1"``.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+
+        Example:
+            >>> ipfs.version()  # doctest: +ELLIPSIS
+            '0...'
+        """
+        return self._parse_version(self._send(self._version_call()))
+
+    def add(
+        self,
+        data: bytes,
+        *,
+        pin: bool = True,
+        cid_version: int = 0,
+        raw_leaves: bool | None = None,
+    ) -> str:
+        """Store bytes on the node as a UnixFS file.
+
+        Args:
+            data: The file's content.
+            pin: Pin it, so the node's garbage collector keeps it.
+            cid_version: 0 for ``Qm...`` CIDs, 1 for ``bafy...``/``bafk...``.
+            raw_leaves: Store leaf blocks as raw bytes; None keeps Kubo's default
+                (on for CIDv1, off for CIDv0).
+
+        Returns:
+            The CID Kubo reports for the file's root.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+            IPFSRequestError: Kubo refused the call (say, an unknown CID version).
+
+        Example:
+            >>> ipfs.add(b"hello\\n")
+            'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
+            >>> ipfs.add(b"hello\\n", cid_version=1)
+            'bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am'
+        """
+        call = self._add_call(data, pin, cid_version, raw_leaves)
+        return self._parse_add(self._send(call))
+
+    def cat(self, cid: str, *, timeout: float | None = None) -> bytes:
+        """The content of a UnixFS file.
+
+        Kubo looks for content it lacks on the network until it finds it; on a
+        node that cannot find it that is forever, so pass ``timeout``.
+
+        Args:
+            cid: The file's CID, or an IPFS path such as ``/ipfs/<cid>/name``.
+            timeout: Seconds Kubo may spend finding the content before it gives up
+                and answers with an error; None waits as long as the client's own
+                timeout allows.
+
+        Returns:
+            The file's bytes.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``, or it did not
+                answer in time.
+            IPFSRequestError: Kubo refused the call: a malformed CID, not a file,
+                or not found within ``timeout``.
+
+        Example:
+            >>> cid = ipfs.add(b"hello\\n")
+            >>> ipfs.cat(cid, timeout=10)
+            b'hello\\n'
+        """
+        return self._parse_cat(self._send(self._cat_call(cid, timeout)))
+
+    def pin_add(self, cid: str) -> None:
+        """Pin content recursively, so the node keeps it (fetching it if needed).
+
+        Args:
+            cid: The CID to pin.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+            IPFSRequestError: Kubo refused the call (say, a malformed CID).
+
+        Example:
+            >>> cid = ipfs.add(b"keep me\\n", pin=False)
+            >>> ipfs.pin_add(cid)
+            >>> cid in ipfs.pins()
+            True
+        """
+        self._send(self._pin_add_call(cid))
+
+    def pin_rm(self, cid: str) -> None:
+        """Remove a recursive pin; the garbage collector may then drop the content.
+
+        Args:
+            cid: The pinned CID.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+            IPFSRequestError: Kubo refused the call (say, the CID is not pinned).
+
+        Example:
+            >>> cid = ipfs.add(b"let me go\\n")
+            >>> ipfs.pin_rm(cid)
+            >>> cid in ipfs.pins()
+            False
+        """
+        self._send(self._pin_rm_call(cid))
+
+    def pins(self) -> set[str]:
+        """The CIDs pinned recursively on the node.
+
+        Returns:
+            The CIDs as Kubo prints them.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+
+        Example:
+            >>> cid = ipfs.add(b"hello\\n")
+            >>> cid in ipfs.pins()
+            True
+        """
+        return self._parse_pins(self._send(self._pins_call()))
+
+    def close(self) -> None:
+        """Close the httpx client, if this object created it.
+
+        Example:
+            >>> client = KuboClient(api_url)
+            >>> client.close()
+        """
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncKuboClient(_KuboBase):
+    """The async twin of :class:`KuboClient`: the same methods, awaited.
+
+    Args:
+        api_url: The RPC API's root URL, without ``/api/v0``.
+        client: The httpx async client to send requests with; one is created (and
+            closed by :meth:`close`) if not given. An injected client is never
+            closed by troika.
+        timeout: Seconds (or an ``httpx.Timeout``) that any one network step may
+            take; it applies to an injected client too.
+
+    Raises:
+        ConfigError: ``api_url`` is not an http(s) URL.
+
+    Example:
+        >>> import asyncio
+        >>> async def roundtrip() -> bytes:
+        ...     async with AsyncKuboClient(api_url) as ipfs:
+        ...         return await ipfs.cat(await ipfs.add(b"hello\\n"))
+        >>> asyncio.run(roundtrip())
+        b'hello\\n'
+    """
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(api_url, timeout)
+        self._owns_client = client is None
+        self._client = httpx.AsyncClient() if client is None else client
+
+    async def _send(self, call: _Call) -> httpx.Response:
+        request = self._request(call)
+        with self._translate_errors():
+            response = await self._client.send(request)
+            response.raise_for_status()
+        return response
+
+    async def version(self) -> str:
+        """The version of Kubo serving the API; see :meth:`KuboClient.version`.
+
+        Example:
+            >>> async def version() -> str:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         return await ipfs.version()
+            >>> asyncio.run(version())  # doctest: +ELLIPSIS
+            '0...'
+        """
+        return self._parse_version(await self._send(self._version_call()))
+
+    async def add(
+        self,
+        data: bytes,
+        *,
+        pin: bool = True,
+        cid_version: int = 0,
+        raw_leaves: bool | None = None,
+    ) -> str:
+        """Store bytes on the node as a UnixFS file; see :meth:`KuboClient.add`.
+
+        Example:
+            >>> async def add() -> str:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         return await ipfs.add(b"hello\\n")
+            >>> asyncio.run(add())
+            'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
+        """
+        call = self._add_call(data, pin, cid_version, raw_leaves)
+        return self._parse_add(await self._send(call))
+
+    async def cat(self, cid: str, *, timeout: float | None = None) -> bytes:
+        """The content of a UnixFS file; see :meth:`KuboClient.cat`.
+
+        Example:
+            >>> async def cat(data: bytes) -> bytes:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         cid = await ipfs.add(data)
+            ...         return await ipfs.cat(cid, timeout=10)
+            >>> asyncio.run(cat(b"hello\\n"))
+            b'hello\\n'
+        """
+        return self._parse_cat(await self._send(self._cat_call(cid, timeout)))
+
+    async def pin_add(self, cid: str) -> None:
+        """Pin content recursively; see :meth:`KuboClient.pin_add`.
+
+        Example:
+            >>> async def keep(data: bytes) -> bool:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         cid = await ipfs.add(data, pin=False)
+            ...         await ipfs.pin_add(cid)
+            ...         return cid in await ipfs.pins()
+            >>> asyncio.run(keep(b"keep me too\\n"))
+            True
+        """
+        await self._send(self._pin_add_call(cid))
+
+    async def pin_rm(self, cid: str) -> None:
+        """Remove a recursive pin; see :meth:`KuboClient.pin_rm`.
+
+        Example:
+            >>> async def let_go(data: bytes) -> bool:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         cid = await ipfs.add(data)
+            ...         await ipfs.pin_rm(cid)
+            ...         return cid in await ipfs.pins()
+            >>> asyncio.run(let_go(b"let me go too\\n"))
+            False
+        """
+        await self._send(self._pin_rm_call(cid))
+
+    async def pins(self) -> set[str]:
+        """The CIDs pinned recursively on the node; see :meth:`KuboClient.pins`.
+
+        Example:
+            >>> async def pinned(data: bytes) -> bool:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         cid = await ipfs.add(data)
+            ...         return cid in await ipfs.pins()
+            >>> asyncio.run(pinned(b"hello\\n"))
+            True
+        """
+        return self._parse_pins(await self._send(self._pins_call()))
+
+    async def close(self) -> None:
+        """Close the httpx client, if this object created it.
+
+        Example:
+            >>> async def open_and_close() -> None:
+            ...     await AsyncKuboClient(api_url).close()
+            >>> asyncio.run(open_and_close())
+        """
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
