@@ -45,13 +45,16 @@ def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubo]:
 
 
 @pytest.fixture(autouse=True)
-def _ipfs_doctest_names(
+def _doctest_names(
     request: pytest.FixtureRequest, doctest_namespace: dict[str, Any]
 ) -> Iterator[None]:
-    """In troika.ipfs's examples, ``api_url`` is a real node and ``ipfs`` a client of it."""
-    if not (
-        isinstance(request.node, pytest.DoctestItem) and request.node.name.startswith("troika.ipfs")
-    ):
+    """Names the docstring examples may use: ``tmp_path`` in every one, and in
+    troika.ipfs's, ``api_url`` (a real node) and ``ipfs`` (a client of it)."""
+    if not isinstance(request.node, pytest.DoctestItem):
+        yield
+        return
+    doctest_namespace["tmp_path"] = request.getfixturevalue("tmp_path")
+    if not request.node.name.startswith("troika.ipfs"):
         yield
         return
     from troika.ipfs import KuboClient

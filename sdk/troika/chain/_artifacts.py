@@ -48,7 +48,7 @@ class Artifact:
         """Read an artifact JSON file.
 
         Example:
-            >>> Artifact.from_file("tests/artifacts/Probe.json").name  # doctest: +SKIP
+            >>> Artifact.from_file("tests/artifacts/Probe.json").name
             'Probe'
         """
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
