@@ -36,9 +36,10 @@ the ratio there.
 
 Both sides keep their library's default receipt poll interval (troika 0.05 s,
 web3 0.1 s). anvil mines right after answering eth_sendRawTransaction, so the
-first receipt poll normally hits; on a chain of ~1000 blocks or more it starts
-to miss, and then the op costs a whole poll interval. Keep ``--n`` at a few
-hundred (a ``!`` in the table flags rounds that disagree).
+first receipt poll normally hits; on a chain of several hundred blocks or more
+it starts to miss, and then the op costs a whole poll interval. So every
+workload gets fresh chains; keep ``--n`` at a few hundred (a ``!`` in the table
+flags rounds that disagree).
 
 Run: ``.venv/bin/python bench/chain_send.py [--n 200] [--rounds 10]
 [--chains embedded,anvil] [--json]``. With ``--json`` stdout is one JSON line
@@ -501,8 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     for kind in args.chains:
         for workload in WORKLOADS:
             # Fresh chains for every workload: anvil mines more slowly as its
-            # chain grows (past ~1000 blocks the first receipt poll starts to
-            # miss), so no workload inherits the blocks of the one before.
+            # chain grows (past several hundred blocks the first receipt poll
+            # starts to miss), so no workload inherits the blocks of the last.
             log(f"{kind}: {workload} x {args.n} per side")
             with sides(kind) as (troika, web3):
                 results.append(measure(kind, workload, troika, web3, args.n, args.rounds))

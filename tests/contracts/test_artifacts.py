@@ -35,9 +35,9 @@ def test_committed_artifacts_match_a_fresh_build() -> None:
 
 def test_check_fails_on_a_tampered_artifact(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "tests" / "artifacts", tmp_path / "tests" / "artifacts")
-    shutil.copytree(
-        ROOT / "sdk" / "troika" / "contracts", tmp_path / "sdk" / "troika" / "contracts"
-    )
+    shipped = ROOT / "sdk" / "troika" / "contracts"
+    if shipped.is_dir():  # absent until contracts/src has a contract
+        shutil.copytree(shipped, tmp_path / "sdk" / "troika" / "contracts")
     probe = tmp_path / "tests" / "artifacts" / "Probe.json"
     data = json.loads(probe.read_text())
     data["bytecode"] = data["bytecode"][:-2] + ("00" if data["bytecode"][-2:] != "00" else "01")

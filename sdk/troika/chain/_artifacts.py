@@ -68,6 +68,7 @@ class ArtifactStore:
     def __init__(self, folders: Iterable[str | Path] = ()) -> None:
         self._folders: tuple[Path, ...] = (*(Path(f) for f in folders), _package_folder())
         self._cache: dict[str, Artifact] = {}
+        self._errors: list[Mapping[str, Any]] | None = None
 
     @property
     def folders(self) -> Sequence[Path]:
@@ -98,8 +99,13 @@ class ArtifactStore:
         raise ArtifactNotFound(name, self.names())
 
     def all_errors(self) -> list[Mapping[str, Any]]:
-        """Every custom error any known contract declares (for decoding reverts)."""
-        return [entry for name in self.names() for entry in self.load(name).errors()]
+        """Every custom error any known contract declares (for decoding reverts).
+
+        Read once per store: every call and transaction asks for it.
+        """
+        if self._errors is None:
+            self._errors = [entry for name in self.names() for entry in self.load(name).errors()]
+        return self._errors
 
 
 def _package_folder() -> Path:

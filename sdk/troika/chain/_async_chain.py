@@ -129,6 +129,8 @@ class AsyncChain(ChainCore):
             url,
             request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
             exception_retry_configuration=None,
+            cache_allowed_requests=True,
+            cacheable_requests={"eth_chainId"},
         )
         chain = cls(
             AsyncWeb3(provider),

@@ -126,6 +126,10 @@ class Chain(ChainCore):
             request_kwargs={"timeout": timeout},
             session=session,
             exception_retry_configuration=None,
+            # web3 validates every call and send against eth_chainId; a node
+            # does not change chains under a connection, so ask once.
+            cache_allowed_requests=True,
+            cacheable_requests={"eth_chainId"},
         )
         chain = cls(
             Web3(provider),
