@@ -19,6 +19,7 @@ TroikaError
  │         ├── KeyExists                    .name
  │         └── WrongPassword                .name
  ├── IPFSError
+ │    ├── InvalidCID (ValueError)           not a CID: .cid
  │    ├── IPFSUnavailable                   no IPFS API answering at .url
  │    └── IPFSRequestError                  the API refused a call: .url, .status, .response
  ├── DIDError
@@ -51,6 +52,7 @@ __all__ = [
     "IPFSError",
     "IPFSRequestError",
     "IPFSUnavailable",
+    "InvalidCID",
     "InvalidKeyName",
     "KeyExists",
     "KeyNotFound",
@@ -256,6 +258,14 @@ class WrongPassword(KeystoreError):
 
 class IPFSError(TroikaError):
     """Something went wrong addressing, storing or fetching IPFS content."""
+
+
+class InvalidCID(IPFSError, ValueError):
+    """A string or byte string that is not a CID."""
+
+    def __init__(self, cid: object, reason: str) -> None:
+        self.cid = cid
+        super().__init__(f"invalid CID {cid!r}: {reason}")
 
 
 class IPFSUnavailable(IPFSError):

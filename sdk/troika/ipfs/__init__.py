@@ -1,4 +1,4 @@
-"""Storing and fetching content on IPFS through a Kubo node's RPC API.
+"""troika.ipfs: content addressing (CIDs identical to Kubo's) and IPFS nodes.
 
 Example:
     >>> from troika.ipfs import KuboClient
@@ -7,6 +7,16 @@ Example:
     'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
 """
 
+from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._kubo import DEFAULT_API_URL, DEFAULT_TIMEOUT, AsyncKuboClient, KuboClient
+from troika.ipfs._multiformats import Multihash
 
-__all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
+__all__ = [
+    "CID",
+    "DEFAULT_API_URL",
+    "DEFAULT_TIMEOUT",
+    "AsyncKuboClient",
+    "CIDLike",
+    "KuboClient",
+    "Multihash",
+]
