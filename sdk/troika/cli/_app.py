@@ -15,6 +15,8 @@ from rich.table import Table
 from troika._config import Settings, load_settings
 from troika._errors import TroikaError
 from troika._version import __version__
+from troika.cli._car import car_app
+from troika.cli._ipfs import ipfs_app
 
 __all__ = ["app", "main"]
 
@@ -31,6 +33,8 @@ chain_app = typer.Typer(help="The chain troika talks to.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encrypted keys in the troika home.", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
 app.add_typer(keys_app, name="keys")
+app.add_typer(ipfs_app, name="ipfs")
+ipfs_app.add_typer(car_app, name="car")
 
 _out = Console(highlight=False)
 
