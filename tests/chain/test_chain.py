@@ -257,3 +257,21 @@ def test_stale_deployment_after_a_restart(test_artifacts, tmp_path: Path) -> Non
         assert chain.deployments.get("Probe") is not None
         with pytest.raises(DeploymentNotFound):
             chain.deployment("Probe")
+
+
+def test_debug_logs_name_the_transaction_but_never_the_key(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    key = bytes(range(7, 39))
+    store = Keystore(tmp_path, scrypt_n=2**10)
+    store.import_key("k", key, "pw")
+    chain = Chain.embedded()
+    signer = store.unlock("k", "pw")
+    chain.transfer(signer.address, 10**18)
+    with caplog.at_level("DEBUG"):
+        receipt = chain.transfer(chain.accounts[1], 5, sender=signer)
+    text = caplog.text
+    assert receipt.tx_hash in text
+    assert signer.address in text
+    assert key.hex() not in text.lower()
+    assert "pw" not in text.replace(receipt.tx_hash, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +39,8 @@ from troika.chain._keystore import Signer
 from troika.chain._nonce import NonceManager
 from troika.chain._translate import revert_from_data, translate_errors
 from troika.chain._types import Receipt, eip1559_fees, gas_with_margin
+
+_log = logging.getLogger("troika.chain")
 
 __all__ = ["Chain", "Contract"]
 
@@ -296,7 +299,17 @@ class Chain(ChainCore):
                             sent = self.w3.eth.send_raw_transaction(raw)
                         else:
                             sent = self.w3.eth.send_transaction(tx_params(tx))
-                    return "0x" + bytes(sent).hex()
+                    tx_hash = "0x" + bytes(sent).hex()
+                    # Hashes, addresses and numbers only: never keys or calldata.
+                    _log.debug(
+                        "sent %s from %s nonce %d gas %d to %s",
+                        tx_hash,
+                        origin,
+                        nonce,
+                        tx["gas"],
+                        tx.get("to", "(deploy)"),
+                    )
+                    return tx_hash
             except RPCError as exc:
                 # Another process used this key: ask the node for the nonce once more.
                 if attempt == 0 and "nonce" in exc.message.lower():
@@ -330,6 +343,13 @@ class Chain(ChainCore):
         except TimeExhausted as exc:
             raise TransactionTimeout(tx_hash, limit) from exc
         receipt = Receipt.from_web3(raw)
+        _log.debug(
+            "mined %s in block %d, gas used %d, status %d",
+            tx_hash,
+            receipt.block_number,
+            receipt.gas_used,
+            receipt.status,
+        )
         if not receipt.status:
             raise self._explain_failure(receipt, errors, contract)
         return receipt
