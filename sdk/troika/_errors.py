@@ -9,6 +9,7 @@ TroikaError
  │    ├── ChainIdMismatch                   .url, .expected, .actual
  │    ├── ArtifactNotFound (LookupError)    no compiled contract of that name: .name
  │    ├── DeploymentNotFound (LookupError)  .name, .chain_id
+ │    ├── InvalidContractCall (ValueError)  no function/constructor takes these args: .call
  │    ├── TransactionError                  .tx_hash (None if never broadcast)
  │    │    ├── ContractReverted             .error, .error_args, .data, .contract
  │    │    ├── TransactionRejected          the node refused it (funds, nonce, fees): .reason
@@ -53,6 +54,7 @@ __all__ = [
     "IPFSRequestError",
     "IPFSUnavailable",
     "InvalidCID",
+    "InvalidContractCall",
     "InvalidKeyName",
     "KeyExists",
     "KeyNotFound",
@@ -143,6 +145,15 @@ class DeploymentNotFound(ChainError, LookupError):
             f"no deployment of {name!r} is recorded for chain id {chain_id!r}; "
             "deploy it with Chain.deploy() or record its address"
         )
+
+
+class InvalidContractCall(ChainError, ValueError):
+    """No function (or constructor) of the contract takes these arguments."""
+
+    def __init__(self, call: str, reason: str) -> None:
+        self.call = call
+        self.reason = reason
+        super().__init__(f"cannot call {call!r}: {reason}")
 
 
 class TransactionError(ChainError):

@@ -16,6 +16,7 @@ from troika import (
     ChainIdMismatch,
     ContractReverted,
     DeploymentNotFound,
+    InvalidContractCall,
     RPCUnavailable,
     TransactionRejected,
     TransactionTimeout,
@@ -275,3 +276,16 @@ def test_debug_logs_name_the_transaction_but_never_the_key(
     assert signer.address in text
     assert key.hex() not in text.lower()
     assert "pw" not in text.replace(receipt.tx_hash, "")
+
+
+@pytest.mark.parametrize(
+    ("function", "args"),
+    [("set", ("seven",)), ("set", (1, 2)), ("set", (-1,)), ("no_such_function", ())],
+)
+def test_calls_that_match_no_function(chain: Chain, probe, function: str, args: tuple) -> None:  # type: ignore[no-untyped-def,type-arg]
+    for attempt in (probe.call, probe.transact):
+        with pytest.raises(InvalidContractCall) as caught:
+            attempt(function, *args)
+        assert caught.value.call == f"Probe.{function}"
+        assert isinstance(caught.value, ValueError)
+        assert "\n" not in str(caught.value)

@@ -14,15 +14,20 @@ from eth_tester.exceptions import ValidationError as TesterValidationError
 from eth_utils.exceptions import ValidationError as EVMValidationError
 from web3.exceptions import (
     ContractLogicError,
+    MismatchedABI,
     ProviderConnectionError,
     RequestTimedOut,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3Exception,
     Web3RPCError,
+    Web3TypeError,
     Web3ValidationError,
 )
 
 from troika._errors import (
-    ChainError,
     ContractReverted,
+    InvalidContractCall,
     RPCError,
     RPCUnavailable,
     TroikaError,
@@ -81,7 +86,9 @@ def translate_errors(
     """
     try:
         yield
-    except TroikaError:
+    except (TroikaError, TimeExhausted, TransactionNotFound):
+        # Ours already; or answers that callers handle themselves (a wait
+        # that ran out, a transaction the node does not know).
         raise
     except (requests.Timeout, RequestTimedOut, TimeoutError) as exc:
         raise RPCUnavailable(url, "timed out") from exc
@@ -105,13 +112,20 @@ def translate_errors(
         # The embedded EVM refuses what a node would answer with an RPC error
         # (insufficient funds, bad nonce): report it the same way.
         raise RPCError(url, method, str(exc)) from exc
-    except (Web3ValidationError, EncodingError, TypeError) as exc:
-        raise ChainError(f"{method}: invalid arguments: {exc}") from exc
+    except MismatchedABI as exc:  # and ABIFunctionNotFound
+        raise InvalidContractCall(method, _first_line(exc)) from exc
+    except (Web3ValidationError, Web3TypeError, EncodingError) as exc:
+        raise InvalidContractCall(method, _first_line(exc)) from exc
     except (requests.RequestException, aiohttp.ClientError) as exc:
         raise RPCUnavailable(url, type(exc).__name__) from exc
-    except ValueError as exc:
-        # web3 still raises bare ValueError for some malformed node answers.
-        raise RPCError(url, method, str(exc)) from exc
+    except Web3Exception as exc:
+        # Anything else web3 raises (a malformed node answer, ...).
+        raise RPCError(url, method, _first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[:3]) if text else type(exc).__name__
 
 
 def _rpc_message(exc: Web3RPCError) -> str:
