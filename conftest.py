@@ -12,36 +12,36 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from tests._services import Anvil, Kubo, ServiceError
+from tests._services import Anvil, Kubo, Service, ServiceError
+
+
+S = TypeVar("S", bound=Service)
+
+
+def _running(service: S) -> Iterator[S]:
+    try:
+        service.start()
+    except ServiceError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture(scope="session")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
     """A running anvil chain (chain id 31337) at ``anvil.url``."""
-    try:
-        node = Anvil(workdir=tmp_path_factory.mktemp("anvil")).start()
-    except ServiceError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield node
-    finally:
-        node.stop()
+    yield from _running(Anvil(workdir=tmp_path_factory.mktemp("anvil")))
 
 
 @pytest.fixture(scope="session")
 def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubo]:
     """A running Kubo daemon with a fresh repo; its RPC API is at ``kubo.api_url``."""
-    try:
-        node = Kubo(workdir=tmp_path_factory.mktemp("kubo")).start()
-    except ServiceError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield node
-    finally:
-        node.stop()
+    yield from _running(Kubo(workdir=tmp_path_factory.mktemp("kubo")))
 
 
 @pytest.fixture(autouse=True)

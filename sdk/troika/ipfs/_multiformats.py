@@ -80,15 +80,20 @@ _BASE58_INDEX = {c: i for i, c in enumerate(_BASE58)}
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def base58btc_encode(data: bytes) -> str:
-    """Bitcoin's base58 (no prefix). Example: ``base58btc_encode(b"\\x00\\x01") == "12"``."""
+def _radix_encode(data: bytes, alphabet: str) -> str:
+    # Leading zero bytes become leading zero digits, as base58btc and base36 define.
     zeros = len(data) - len(data.lstrip(b"\x00"))
     number = int.from_bytes(data, "big")
-    chars = []
+    digits = []
     while number:
-        number, rest = divmod(number, 58)
-        chars.append(_BASE58[rest])
-    return "1" * zeros + "".join(reversed(chars))
+        number, rest = divmod(number, len(alphabet))
+        digits.append(alphabet[rest])
+    return alphabet[0] * zeros + "".join(reversed(digits))
+
+
+def base58btc_encode(data: bytes) -> str:
+    """Bitcoin's base58 (no prefix). Example: ``base58btc_encode(b"\\x00\\x01") == "12"``."""
+    return _radix_encode(data, _BASE58)
 
 
 def base58btc_decode(text: str) -> bytes:
@@ -105,13 +110,7 @@ def base58btc_decode(text: str) -> bytes:
 
 
 def _base36_encode(data: bytes) -> str:
-    zeros = len(data) - len(data.lstrip(b"\x00"))
-    number = int.from_bytes(data, "big")
-    chars = []
-    while number:
-        number, rest = divmod(number, 36)
-        chars.append(_BASE36[rest])
-    return "0" * zeros + "".join(reversed(chars))
+    return _radix_encode(data, _BASE36)
 
 
 def _base36_decode(text: str) -> bytes:
