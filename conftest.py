@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import pytest
 from tests._services import Anvil, Kubo, Service, ServiceError
 
-
 S = TypeVar("S", bound=Service)
 
 
