@@ -56,6 +56,7 @@ def test_pinned_toolchain() -> None:
         "solc": "0.8.37",
         "@openzeppelin/contracts": "5.7.0",
         "@foundry-rs/anvil-linux-amd64": "1.7.1",
+        "ethr-did-registry": "1.3.0",  # the reference ERC-1056 registry, for tests
     }
     assert package["devDependencies"] == wanted
     for name, version in wanted.items():

@@ -1,5 +1,7 @@
-"""Fixtures of the chain tests: every test that takes ``chain`` runs on the
-embedded EVM and on a real anvil, so both implementations pass one suite."""
+"""Fixtures of the tests: every test that takes ``chain`` runs on the embedded
+EVM and on a real anvil, so both implementations pass one suite.
+
+(``anvil`` and ``kubo`` themselves are in the repository's root conftest.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 
 from troika.chain import ArtifactStore, Chain
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture
