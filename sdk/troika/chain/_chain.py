@@ -38,7 +38,7 @@ from troika.chain._embedded import embedded_web3
 from troika.chain._keystore import Signer
 from troika.chain._nonce import NonceManager
 from troika.chain._translate import revert_from_data, translate_errors
-from troika.chain._types import Receipt, eip1559_fees, gas_with_margin
+from troika.chain._types import Event, Log, Receipt, eip1559_fees, gas_with_margin
 
 _log = logging.getLogger("troika.chain")
 
@@ -494,3 +494,24 @@ class Contract(ContractCore):
             contract=self.name,
             timeout=timeout,
         )
+
+    def logs(
+        self,
+        name: str | None = None,
+        *,
+        from_block: int = 0,
+        to_block: int | str = "latest",
+        **indexed: Any,
+    ) -> list[Event]:
+        """Events ``name`` (or all events) of this contract in a block range,
+        filtered by indexed arguments.
+
+        Example: ``registry.logs("DIDOwnerChanged", from_block=n, to_block=n, identity=addr)``.
+
+        Raises:
+            InvalidContractCall: no such event, or no indexed argument of that name.
+        """
+        query = self._log_filter(name, from_block, to_block, indexed)
+        with translate_errors(self.chain.url, "eth_getLogs"):
+            raw = self.chain.w3.eth.get_logs(tx_params(query))  # type: ignore[arg-type]
+        return self.decode_logs([Log.from_web3(entry) for entry in raw], name)

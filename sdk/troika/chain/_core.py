@@ -7,19 +7,20 @@ deployments record and decoding events happen here, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.address import is_address, to_checksum_address
 from web3.types import TxParams
 
-from troika._errors import ChainError, ContractReverted
+from troika._errors import ChainError, ContractReverted, InvalidContractCall
 from troika.chain._artifacts import Artifact, ArtifactStore
 from troika.chain._deployments import Deployments
 from troika.chain._keystore import Signer
-from troika.chain._types import Event, Receipt
+from troika.chain._types import Event, Log, Receipt
 
 __all__ = ["EMBEDDED_URL", "ChainCore", "ContractCore", "Sender", "checked_address", "tx_params"]
 
@@ -154,38 +155,84 @@ class ContractCore:
 
     def events(self, receipt: Receipt, name: str | None = None) -> list[Event]:
         """The events this contract emitted in ``receipt``, decoded (optionally one kind)."""
-        wanted = {
-            event_abi_to_log_topic(dict(entry)): str(entry["name"])  # type: ignore[arg-type]
+        return self.decode_logs(receipt.logs, name)
+
+    def _event_entries(self, name: str | None) -> dict[bytes, Mapping[str, Any]]:
+        entries = {
+            event_abi_to_log_topic(dict(entry)): entry  # type: ignore[arg-type]
             for entry in self.artifact.abi
             if entry.get("type") == "event" and (name is None or entry.get("name") == name)
         }
+        if name is not None and not entries:
+            raise InvalidContractCall(f"{self.name}.{name}", "the contract has no such event")
+        return entries
+
+    def decode_logs(self, logs: Iterable[Log], name: str | None = None) -> list[Event]:
+        """Decode the logs of this contract (optionally of one event kind); skip others."""
+        wanted = self._event_entries(name)
         found: list[Event] = []
-        for log in receipt.logs:
+        for log in logs:
             if log.address.lower() != self.address.lower() or not log.topics:
                 continue
-            event_name = wanted.get(log.topics[0])
-            if event_name is None:
+            entry = wanted.get(log.topics[0])
+            if entry is None:
                 continue
-            decoded = self._web3.events[event_name]().process_log(
+            decoded = self._web3.events[str(entry["name"])]().process_log(
                 {
                     "address": log.address,
                     "topics": list(log.topics),
                     "data": log.data,
                     "logIndex": log.log_index,
-                    "transactionHash": bytes.fromhex(receipt.tx_hash[2:]),
+                    "transactionHash": bytes.fromhex(log.tx_hash[2:]),
                     "transactionIndex": 0,
                     "blockHash": b"\x00" * 32,
-                    "blockNumber": receipt.block_number,
+                    "blockNumber": log.block_number,
                 }
             )
             found.append(
                 Event(
-                    name=event_name,
+                    name=str(entry["name"]),
                     args=dict(decoded["args"]),
                     address=self.address,
-                    tx_hash=receipt.tx_hash,
-                    block_number=receipt.block_number,
+                    tx_hash=log.tx_hash,
+                    block_number=log.block_number,
                     log_index=log.log_index,
                 )
             )
         return found
+
+    def _log_filter(
+        self,
+        name: str | None,
+        from_block: int | str,
+        to_block: int | str,
+        indexed: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """eth_getLogs parameters for event ``name`` (``None``: any event of the
+        contract) whose indexed arguments equal ``indexed``."""
+        entries = self._event_entries(name)
+        where = f"{self.name}.{name or '*'}"
+        layouts = set()
+        for entry in entries.values():
+            inputs = [i for i in entry.get("inputs", []) if i.get("indexed")]
+            layouts.add(tuple((str(i["name"]), str(i["type"])) for i in inputs))
+        if len(layouts) > 1 and indexed:
+            raise InvalidContractCall(where, "its events index different arguments; name one")
+        layout = layouts.pop() if layouts else ()
+        unknown = set(indexed) - {arg for arg, _ in layout}
+        if unknown:
+            raise InvalidContractCall(where, f"no indexed argument named {sorted(unknown)}")
+        topics: list[Any] = [["0x" + t.hex() for t in entries]]
+        if len(entries) == 1:
+            topics = [topics[0][0]]
+        for arg, kind in layout:
+            value = indexed.get(arg)
+            topics.append(None if value is None else "0x" + abi_encode([kind], [value]).hex())
+        while topics[-1] is None:
+            topics.pop()
+        return {
+            "address": self.address,
+            "fromBlock": from_block,
+            "toBlock": to_block,
+            "topics": topics,
+        }

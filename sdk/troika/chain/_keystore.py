@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from eth_utils.address import to_checksum_address
 
 from troika._errors import InvalidKeyName, KeyExists, KeyNotFound, KeystoreError, WrongPassword
@@ -48,6 +49,18 @@ class Signer:
         """Sign a transaction dict and return the raw signed bytes."""
         signed = self._account.sign_transaction(dict(transaction))
         return bytes(signed.raw_transaction)
+
+    def sign_digest(self, digest: bytes) -> tuple[int, bytes, bytes]:
+        """Sign a 32-byte digest as it is, no prefix added; returns ``(v, r, s)``.
+
+        Only for digests that a contract defines (ERC-1056's signed changes,
+        EIP-712 hashes): signing a digest somebody else built can authorise
+        anything, so never sign one you did not compute yourself.
+        """
+        if len(digest) != 32:
+            raise ValueError(f"a digest is 32 bytes, not {len(digest)}")
+        signed = self._account.unsafe_sign_hash(Hash32(digest))
+        return int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big")
 
     def __repr__(self) -> str:
         return f"Signer(address={self.address!r})"

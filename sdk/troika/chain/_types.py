@@ -18,6 +18,20 @@ class Log:
     topics: tuple[bytes, ...]
     data: bytes
     log_index: int
+    tx_hash: str
+    block_number: int
+
+    @classmethod
+    def from_web3(cls, raw: Mapping[str, Any]) -> Log:
+        """Convert one of web3's log attribute-dicts."""
+        return cls(
+            address=str(raw["address"]),
+            topics=tuple(bytes(t) for t in raw["topics"]),
+            data=bytes(raw["data"]),
+            log_index=int(raw["logIndex"]),
+            tx_hash="0x" + bytes(raw["transactionHash"]).hex(),
+            block_number=int(raw["blockNumber"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,15 +65,7 @@ class Receipt:
             gas_used=int(raw["gasUsed"]),
             effective_gas_price=int(raw.get("effectiveGasPrice") or 0),
             contract_address=str(raw["contractAddress"]) if raw.get("contractAddress") else None,
-            logs=tuple(
-                Log(
-                    address=str(log["address"]),
-                    topics=tuple(bytes(t) for t in log["topics"]),
-                    data=bytes(log["data"]),
-                    log_index=int(log["logIndex"]),
-                )
-                for log in raw["logs"]
-            ),
+            logs=tuple(Log.from_web3(log) for log in raw["logs"]),
         )
 
 

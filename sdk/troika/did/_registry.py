@@ -1,0 +1,391 @@
+"""Typed access to an ERC-1056 ``EthereumDIDRegistry``: reads, changes (sent
+directly or signed by the owner and relayed by anyone), and the event history
+that did:ethr resolution replays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from troika._errors import DeploymentNotFound, DIDError
+from troika.chain import Chain, Contract, Event, Receipt, Sender, Signer
+
+__all__ = [
+    "KNOWN_REGISTRIES",
+    "REGISTRY_CONTRACT",
+    "AttributeChanged",
+    "DelegateChanged",
+    "EthrRegistry",
+    "OwnerChanged",
+    "RegistryEvent",
+    "bytes32",
+    "signed_change_digest",
+]
+
+#: The name of troika's compiled registry.
+REGISTRY_CONTRACT = "EthereumDIDRegistry"
+
+#: The canonical registries, by chain id (ethr-did-registry's deployments).
+KNOWN_REGISTRIES: Mapping[int, str] = {
+    1: "0xdCa7EF03e98e0DC2B855bE647C39ABe984fcF21B",  # Ethereum mainnet
+    137: "0xdCa7EF03e98e0DC2B855bE647C39ABe984fcF21B",  # Polygon
+    11155111: "0x03d5003bf0e79C5F5223588F347ebA39AfbC3818",  # Sepolia
+}
+
+#: How many history events one resolution may replay before it gives up.
+MAX_HISTORY = 10_000
+
+
+def bytes32(text: str | bytes) -> bytes:
+    """A registry name or delegate type as ``bytes32``: UTF-8, right-padded with zeros.
+
+    Example:
+        >>> bytes32("veriKey").hex()[:16]
+        '766572694b657900'
+    """
+    raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    if len(raw) > 32:
+        raise DIDError(f"registry name {text!r} is longer than 32 bytes")
+    return raw.ljust(32, b"\0")
+
+
+def signed_change_digest(
+    registry: str, nonce: int, identity: str, action: str, *parts: bytes
+) -> bytes:
+    """What the owner signs for a relayed change (ERC-1056):
+    ``keccak256(0x19 0x00 registry nonce identity action parts...)``.
+
+    ``parts`` are the change's arguments, packed as Solidity's
+    ``abi.encodePacked`` packs them (``bytes32`` as is, addresses as 20 bytes,
+    ``uint`` as 32 bytes, ``bytes`` as is).
+    """
+    return keccak(
+        b"\x19\x00"
+        + bytes.fromhex(registry[2:])
+        + nonce.to_bytes(32, "big")
+        + bytes.fromhex(identity[2:])
+        + action.encode("ascii")
+        + b"".join(parts)
+    )
+
+
+def _address(value: str) -> bytes:
+    return bytes.fromhex(value[2:])
+
+
+def _uint(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+@dataclass(frozen=True)
+class OwnerChanged:
+    """``DIDOwnerChanged``: the identity's owner became ``owner``."""
+
+    identity: str
+    owner: str
+    previous_change: int
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class DelegateChanged:
+    """``DIDDelegateChanged``: ``delegate`` may act as ``delegate_type`` until ``valid_to``."""
+
+    identity: str
+    delegate_type: bytes
+    delegate: str
+    valid_to: int
+    previous_change: int
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class AttributeChanged:
+    """``DIDAttributeChanged``: attribute ``name`` = ``value`` until ``valid_to`` (0: revoked)."""
+
+    identity: str
+    name: bytes
+    value: bytes
+    valid_to: int
+    previous_change: int
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+RegistryEvent: TypeAlias = OwnerChanged | DelegateChanged | AttributeChanged
+
+
+def _typed(event: Event) -> RegistryEvent:
+    a = event.args
+    where = (event.block_number, event.tx_hash, event.log_index)
+    identity = to_checksum_address(a["identity"])
+    if event.name == "DIDOwnerChanged":
+        return OwnerChanged(identity, to_checksum_address(a["owner"]), a["previousChange"], *where)
+    if event.name == "DIDDelegateChanged":
+        return DelegateChanged(
+            identity,
+            bytes(a["delegateType"]),
+            to_checksum_address(a["delegate"]),
+            a["validTo"],
+            a["previousChange"],
+            *where,
+        )
+    return AttributeChanged(
+        identity, bytes(a["name"]), bytes(a["value"]), a["validTo"], a["previousChange"], *where
+    )
+
+
+class EthrRegistry:
+    """An ERC-1056 registry on one chain.
+
+    Example:
+        >>> chain = Chain.embedded()
+        >>> registry = EthrRegistry.deploy(chain)
+        >>> alice = chain.accounts[0]
+        >>> registry.identity_owner(alice) == alice
+        True
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    def __repr__(self) -> str:
+        return f"EthrRegistry(address={self.address!r})"
+
+    @property
+    def address(self) -> str:
+        """The registry's address."""
+        return self.contract.address
+
+    @property
+    def chain(self) -> Chain:
+        """The chain the registry lives on."""
+        return self.contract.chain
+
+    @classmethod
+    def deploy(cls, chain: Chain, *, sender: Sender | None = None) -> EthrRegistry:
+        """Deploy troika's registry (and record it in the chain's deployments)."""
+        return cls(chain.deploy(REGISTRY_CONTRACT, sender=sender))
+
+    @classmethod
+    def at(cls, chain: Chain, address: str | None = None) -> EthrRegistry:
+        """The registry at ``address``; else troika's recorded deployment; else
+        the canonical registry of the chain id.
+
+        Raises:
+            DeploymentNotFound: none of those exists on this chain.
+        """
+        if address is not None:
+            return cls(chain.contract(REGISTRY_CONTRACT, address))
+        try:
+            return cls(chain.deployment(REGISTRY_CONTRACT))
+        except DeploymentNotFound:
+            known = KNOWN_REGISTRIES.get(chain.chain_id)
+            if known is None or not chain.code(known):
+                raise
+            return cls(chain.contract(REGISTRY_CONTRACT, known))
+
+    # -- reads ------------------------------------------------------------------
+
+    def identity_owner(self, identity: str) -> str:
+        """The identity's current owner (the identity itself until it changes)."""
+        return str(self.contract.call("identityOwner", identity))
+
+    def changed(self, identity: str) -> int:
+        """The block of the identity's latest change (0: never changed)."""
+        return int(self.contract.call("changed", identity))
+
+    def nonce(self, signer: str) -> int:
+        """The nonce the next change signed by ``signer`` must carry."""
+        return int(self.contract.call("nonce", signer))
+
+    def valid_delegate(self, identity: str, delegate_type: str | bytes, delegate: str) -> bool:
+        """True while ``delegate`` is a valid ``delegate_type`` delegate of ``identity``."""
+        return bool(self.contract.call("validDelegate", identity, bytes32(delegate_type), delegate))
+
+    # -- changes sent by the owner --------------------------------------------------
+
+    def change_owner(self, identity: str, new_owner: str, *, sender: Sender) -> Receipt:
+        """Make ``new_owner`` the owner of ``identity`` (sent by the current owner)."""
+        return self.contract.transact("changeOwner", identity, new_owner, sender=sender)
+
+    def add_delegate(
+        self,
+        identity: str,
+        delegate_type: str | bytes,
+        delegate: str,
+        validity: int,
+        *,
+        sender: Sender,
+    ) -> Receipt:
+        """Let ``delegate`` act as ``delegate_type`` for ``validity`` seconds."""
+        return self.contract.transact(
+            "addDelegate", identity, bytes32(delegate_type), delegate, validity, sender=sender
+        )
+
+    def revoke_delegate(
+        self, identity: str, delegate_type: str | bytes, delegate: str, *, sender: Sender
+    ) -> Receipt:
+        """End a delegation now."""
+        return self.contract.transact(
+            "revokeDelegate", identity, bytes32(delegate_type), delegate, sender=sender
+        )
+
+    def set_attribute(
+        self,
+        identity: str,
+        name: str | bytes,
+        value: bytes,
+        validity: int,
+        *,
+        sender: Sender,
+    ) -> Receipt:
+        """Publish attribute ``name`` = ``value`` for ``validity`` seconds."""
+        return self.contract.transact(
+            "setAttribute", identity, bytes32(name), value, validity, sender=sender
+        )
+
+    def revoke_attribute(
+        self, identity: str, name: str | bytes, value: bytes, *, sender: Sender
+    ) -> Receipt:
+        """Revoke attribute ``name`` = ``value``."""
+        return self.contract.transact(
+            "revokeAttribute", identity, bytes32(name), value, sender=sender
+        )
+
+    # -- changes signed by the owner, sent by anyone ---------------------------------
+
+    def _signed(
+        self, identity: str, owner: Signer, action: str, *parts: bytes
+    ) -> tuple[int, bytes, bytes]:
+        if owner.address != self.identity_owner(identity):
+            raise DIDError(
+                f"{owner.address!r} does not own {identity!r}; it cannot sign its changes"
+            )
+        digest = signed_change_digest(
+            self.address, self.nonce(owner.address), identity, action, *parts
+        )
+        return owner.sign_digest(digest)
+
+    def change_owner_signed(
+        self, identity: str, new_owner: str, *, owner: Signer, relayer: Sender | None = None
+    ) -> Receipt:
+        """Change the owner with the owner's signature; ``relayer`` pays the gas."""
+        v, r, s = self._signed(identity, owner, "changeOwner", _address(new_owner))
+        return self.contract.transact(
+            "changeOwnerSigned", identity, v, r, s, new_owner, sender=relayer
+        )
+
+    def add_delegate_signed(
+        self,
+        identity: str,
+        delegate_type: str | bytes,
+        delegate: str,
+        validity: int,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """Add a delegate with the owner's signature; ``relayer`` pays the gas."""
+        kind = bytes32(delegate_type)
+        v, r, s = self._signed(
+            identity, owner, "addDelegate", kind, _address(delegate), _uint(validity)
+        )
+        return self.contract.transact(
+            "addDelegateSigned", identity, v, r, s, kind, delegate, validity, sender=relayer
+        )
+
+    def set_attribute_signed(
+        self,
+        identity: str,
+        name: str | bytes,
+        value: bytes,
+        validity: int,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """Publish an attribute with the owner's signature; ``relayer`` pays the gas."""
+        key = bytes32(name)
+        v, r, s = self._signed(identity, owner, "setAttribute", key, value, _uint(validity))
+        return self.contract.transact(
+            "setAttributeSigned", identity, v, r, s, key, value, validity, sender=relayer
+        )
+
+    # -- history -----------------------------------------------------------------
+
+    def history(
+        self, identity: str, *, from_block: int | None = None, max_events: int = MAX_HISTORY
+    ) -> list[RegistryEvent]:
+        """Every change of ``identity``, oldest first.
+
+        With ``from_block`` (the registry's deployment block, which troika
+        knows for its own deployments) one log query bounded by
+        ``[from_block, changed(identity)]`` fetches them all, and the result
+        is checked against the ``previousChange`` links. Without it, or when
+        the node refuses the query, the walk that works on every node reads
+        one block per change, from ``changed(identity)`` back to 0.
+
+        Raises:
+            DIDError: more than ``max_events`` changes, or a history whose
+                links do not hold together.
+        """
+        head = self.changed(identity)
+        if head == 0:
+            return []
+        if from_block is None:
+            entry = self.chain.deployments.get(REGISTRY_CONTRACT)
+            if entry is not None and entry.address == self.address:
+                from_block = entry.block_number
+        if from_block is not None:
+            events = self._query(identity, from_block, head)
+            if len(events) > max_events:
+                raise DIDError(f"{identity!r} has more than {max_events} changes")
+            self._check_links(identity, events, head)
+            return events
+        return self._walk(identity, head, max_events)
+
+    def _query(self, identity: str, from_block: int, to_block: int) -> list[RegistryEvent]:
+        found = self.contract.logs(from_block=from_block, to_block=to_block, identity=identity)
+        return [_typed(event) for event in found]
+
+    def _walk(self, identity: str, head: int, max_events: int) -> list[RegistryEvent]:
+        collected: list[RegistryEvent] = []
+        block = head
+        while block:
+            events = self._query(identity, block, block)
+            if not events:
+                raise DIDError(f"{identity!r}: no registry event in block {block} that it links to")
+            collected.extend(reversed(events))
+            if len(collected) > max_events:
+                raise DIDError(f"{identity!r} has more than {max_events} changes")
+            earlier = [e.previous_change for e in events if e.previous_change < block]
+            block = min(earlier) if earlier else 0
+        collected.reverse()
+        return collected
+
+    @staticmethod
+    def _check_links(identity: str, events: list[RegistryEvent], head: int) -> None:
+        blocks = {event.block_number for event in events}
+        expected: set[int] = set()
+        block = head
+        by_block: dict[int, list[RegistryEvent]] = {}
+        for event in events:
+            by_block.setdefault(event.block_number, []).append(event)
+        while block:
+            if block not in by_block:
+                raise DIDError(f"{identity!r}: the log query missed block {block}")
+            expected.add(block)
+            earlier = [e.previous_change for e in by_block[block] if e.previous_change < block]
+            block = min(earlier) if earlier else 0
+        if blocks != expected:
+            raise DIDError(f"{identity!r}: events outside the previousChange chain")
