@@ -1,7 +1,70 @@
 """troika.did: decentralized identifiers for people, devices and AI agents.
 
-Not built yet: did:key, did:pkh, did:ethr (ERC-1056) and did:web, one
-resolver and a resolver service land here (see the project's DID issue).
+DIDs and DID URLs as values, DID documents and resolution results as frozen
+models, did:key and did:pkh (no I/O), and one resolver for every method.
+
+Example:
+    >>> from troika.did import KeyPair, resolve
+    >>> pair = KeyPair.generate("Ed25519")
+    >>> document = resolve(pair.did).did_document
+    >>> document.methods_for("authentication")[0].id == f"{pair.did}#{pair.public.multibase}"
+    True
+    >>> document.methods_for("keyAgreement")[0].public_key_multibase[:4]
+    'z6LS'
 """
 
-__all__: list[str] = []
+from troika.did._did import DID, DIDURL, DIDLike, DIDURLLike
+from troika.did._document import (
+    DID_CONTEXT,
+    DID_RESOLUTION_CONTEXT,
+    JWK,
+    DIDDocument,
+    DocumentMetadata,
+    Relationship,
+    ResolutionMetadata,
+    ResolutionResult,
+    Service,
+    VerificationMethod,
+)
+from troika.did._key import DIDKey, KeyPair, KeyType, PublicKeyFormat, ed25519_to_x25519
+from troika.did._pkh import is_checksum_address, pkh_did, pkh_document, to_checksum_address
+from troika.did._resolver import (
+    AsyncMethodResolver,
+    AsyncResolver,
+    MethodResolver,
+    Resolver,
+    resolve,
+    resolve_document,
+)
+
+__all__ = [
+    "DID",
+    "DIDURL",
+    "DID_CONTEXT",
+    "DID_RESOLUTION_CONTEXT",
+    "JWK",
+    "AsyncMethodResolver",
+    "AsyncResolver",
+    "DIDDocument",
+    "DIDKey",
+    "DIDLike",
+    "DIDURLLike",
+    "DocumentMetadata",
+    "KeyPair",
+    "KeyType",
+    "MethodResolver",
+    "PublicKeyFormat",
+    "Relationship",
+    "ResolutionMetadata",
+    "ResolutionResult",
+    "Resolver",
+    "Service",
+    "VerificationMethod",
+    "ed25519_to_x25519",
+    "is_checksum_address",
+    "pkh_did",
+    "pkh_document",
+    "resolve",
+    "resolve_document",
+    "to_checksum_address",
+]
