@@ -22,8 +22,28 @@ TroikaError
  ├── IPFSError
  │    ├── InvalidCID (ValueError)           not a CID: .cid
  │    ├── IPFSUnavailable                   no IPFS API answering at .url
- │    └── IPFSRequestError                  the API refused a call: .url, .status, .response
+ │    ├── IPFSRequestError                  the API refused a call: .url, .status, .response
+ │    ├── PinningServiceError               a pinning service refused a call: .url, .status, .reason
+ │    ├── PinFailed                         the pinning service gave up on a pin: .cid, .requestid
+ │    ├── PinTimeout                        not pinned within the wait: .cid, .requestid, .timeout
+ │    ├── CARError (ValueError)             truncated, malformed or tampered CAR: .offset, .cid
+ │    ├── VerificationError                 a block does not hash to its CID: .cid, .source
+ │    ├── BlockNotFound (LookupError)       .cid, .store
+ │    │    └── IncompleteDAG                a block under .root is missing: .root, .cid
+ │    ├── UnreadableBlock (ValueError)      troika cannot read the block's links: .cid
+ │    ├── CorruptStore                      a store's own file is damaged: .path
+ │    ├── NotAFile (ValueError)             the CID is a directory or symlink: .cid
+ │    ├── ContentTooLarge                   more than the caller's limit: .cid, .size, .limit
+ │    └── PathError (OSError)               a local path troika cannot use: .path
+ │         ├── PathNotFound (FileNotFoundError)
+ │         ├── PathUnreadable (PermissionError)
+ │         └── SymlinkLoop                  following its symlinks loops: .path
  ├── DIDError
+ │    ├── InvalidDID (ValueError)           not a DID or DID URL: .did, .error
+ │    │    └── InvalidPublicKey             a did:key whose key is unusable: .did, .error
+ │    └── DIDResolutionError                resolution failed: .did, .error (spec's code)
+ │         ├── DIDNotFound (LookupError)    .did
+ │         └── MethodNotSupported           no resolver for the method: .did, .method
  ├── AssetError
  └── ComputeError
 ```
@@ -43,28 +63,48 @@ from typing import Any
 __all__ = [
     "ArtifactNotFound",
     "AssetError",
+    "BlockNotFound",
+    "CARError",
     "ChainError",
     "ChainIdMismatch",
     "ComputeError",
     "ConfigError",
+    "ContentTooLarge",
     "ContractReverted",
+    "CorruptStore",
     "DIDError",
+    "DIDNotFound",
+    "DIDResolutionError",
     "DeploymentNotFound",
     "IPFSError",
     "IPFSRequestError",
     "IPFSUnavailable",
+    "IncompleteDAG",
     "InvalidCID",
     "InvalidContractCall",
+    "InvalidDID",
     "InvalidKeyName",
+    "InvalidPublicKey",
     "KeyExists",
     "KeyNotFound",
     "KeystoreError",
+    "MethodNotSupported",
+    "NotAFile",
+    "PathError",
+    "PathNotFound",
+    "PathUnreadable",
+    "PinFailed",
+    "PinTimeout",
+    "PinningServiceError",
     "RPCError",
     "RPCUnavailable",
+    "SymlinkLoop",
     "TransactionError",
     "TransactionRejected",
     "TransactionTimeout",
     "TroikaError",
+    "UnreadableBlock",
+    "VerificationError",
     "WrongPassword",
 ]
 
@@ -280,24 +320,204 @@ class InvalidCID(IPFSError, ValueError):
 
 
 class IPFSUnavailable(IPFSError):
-    """No IPFS (Kubo) RPC API answers at the URL."""
+    """No IPFS (Kubo) RPC API answers at the URL (or no gateway or pinning service, as named)."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        service: str = "IPFS RPC API",
+        advice: str = "start the node with `ipfs daemon` or fix TROIKA_IPFS_API",
+    ) -> None:
         self.url = url
-        super().__init__(
-            f"no IPFS RPC API answers at {url!r} ({reason}); start the node with "
-            "`ipfs daemon` or fix TROIKA_IPFS_API"
-        )
+        super().__init__(f"no {service} answers at {url!r} ({reason}); {advice}")
 
 
 class IPFSRequestError(IPFSError):
     """The IPFS RPC API answered a call with an error."""
 
-    def __init__(self, url: str, status: int, response: str) -> None:
+    def __init__(
+        self, url: str, status: int, response: str, *, call: str = "IPFS RPC call"
+    ) -> None:
         self.url = url
         self.status = status
         self.response = response
-        super().__init__(f"IPFS RPC call {url!r} failed with HTTP {status}: {response!r}")
+        super().__init__(f"{call} {url!r} failed with HTTP {status}: {response!r}")
+
+
+class PinningServiceError(IPFSError):
+    """A pinning service answered a call with an error (the Pinning Service API's ``Failure``).
+
+    ``reason`` is the service's code for machines (``"NOT_FOUND"``,
+    ``"UNAUTHORIZED"``, ...) and ``details`` its explanation, if it gave one.
+    """
+
+    def __init__(self, url: str, status: int, reason: str, details: str | None = None) -> None:
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.details = details
+        said = f"{reason!r}: {details}" if details else repr(reason)
+        if status == 401:
+            message = (
+                f"the pinning service refused the access token at {url!r} (HTTP 401 {said}); "
+                "the token is missing, wrong or revoked: pass a valid one"
+            )
+        else:
+            message = f"the pinning service refused {url!r} with HTTP {status} {said}"
+        super().__init__(message)
+
+
+class PinFailed(IPFSError):
+    """The pinning service gave up on a pin request (its status is ``failed``)."""
+
+    def __init__(self, cid: str, requestid: str, details: str | None = None) -> None:
+        self.cid = cid
+        self.requestid = requestid
+        self.details = details
+        why = f": {details}" if details else " (it gave no reason)"
+        super().__init__(
+            f"the pinning service could not pin {cid!r} (request {requestid!r}){why}; "
+            "make sure a node that has the content is reachable, or pass it in origins"
+        )
+
+
+class PinTimeout(IPFSError):
+    """A pin request was not pinned within the wait; the service may still pin it."""
+
+    def __init__(self, cid: str, requestid: str, last_status: str, timeout: float) -> None:
+        self.cid = cid
+        self.requestid = requestid
+        self.last_status = last_status
+        self.timeout = timeout
+        super().__init__(
+            f"pin request {requestid!r} for {cid!r} was still {last_status!r} after "
+            f"{timeout!r} s; the service may still pin it: wait again, or remove the request"
+        )
+
+
+class CARError(IPFSError, ValueError):
+    """A CAR file or stream that is truncated, malformed, too large or tampered with.
+
+    ``offset`` is the byte in the stream where the faulty part starts; ``cid``
+    is the block's CID when one block is at fault, else None.
+    """
+
+    def __init__(self, reason: str, offset: int, cid: object = None) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.cid = cid
+        super().__init__(f"invalid CAR at byte {offset!r}: {reason}")
+
+
+class VerificationError(IPFSError):
+    """A block that does not hash to the CID it was stored or fetched under."""
+
+    def __init__(self, cid: object, source: str, reason: str | None = None) -> None:
+        self.cid = cid
+        self.source = source
+        why = reason or "its bytes do not hash to the CID (corrupted or tampered with)"
+        super().__init__(f"block {str(cid)!r} from {source} failed verification: {why}")
+
+
+class BlockNotFound(IPFSError, LookupError):
+    """A store does not have the block."""
+
+    def __init__(self, cid: object, store: str, message: str | None = None) -> None:
+        self.cid = cid
+        self.store = store
+        super().__init__(message or f"no block {str(cid)!r} in {store}")
+
+
+class IncompleteDAG(BlockNotFound):
+    """A block of the DAG under ``root`` is missing, so it cannot be pinned or exported."""
+
+    def __init__(self, root: object, cid: object, store: str) -> None:
+        self.root = root
+        super().__init__(
+            cid,
+            store,
+            f"the DAG under {str(root)!r} is incomplete: block {str(cid)!r} is not in "
+            f"{store}; put the missing blocks first (for example, the whole DAG as a CAR)",
+        )
+
+
+class UnreadableBlock(IPFSError, ValueError):
+    """A block whose links troika cannot read (an unsupported codec, or malformed)."""
+
+    def __init__(self, cid: object, reason: str) -> None:
+        self.cid = cid
+        self.reason = reason
+        super().__init__(f"cannot read the links of block {str(cid)!r}: {reason}")
+
+
+class CorruptStore(IPFSError):
+    """A store's own bookkeeping file is damaged; troika will not guess its content."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"the store file {path!r} is damaged ({reason}); nothing is pinned, unpinned "
+            "or garbage-collected until it is restored from a backup or repaired"
+        )
+
+
+class NotAFile(IPFSError, ValueError):
+    """The content at a CID is a directory or a symlink where a file was expected."""
+
+    def __init__(self, cid: object, kind: str) -> None:
+        self.cid = cid
+        self.kind = kind
+        super().__init__(f"{str(cid)!r} is a {kind}, not a file; export it to a folder instead")
+
+
+class ContentTooLarge(IPFSError):
+    """Content bigger than the limit the caller set; nothing of it was written."""
+
+    def __init__(self, cid: object, size: int, limit: int) -> None:
+        self.cid = cid
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{str(cid)!r} holds {size!r} bytes, more than the limit of {limit!r}; "
+            "raise max_size if you trust it"
+        )
+
+
+class PathError(IPFSError, OSError):
+    """A local path that troika cannot import from or export to."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot use {path!r}: {reason}")
+
+
+class PathNotFound(PathError, FileNotFoundError):
+    """Nothing exists at the path (or a directory on the way is missing)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "no such file or directory; check the path")
+
+
+class PathUnreadable(PathError, PermissionError):
+    """The path exists, but troika has no permission to read it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            path, "permission denied; troika skips nothing silently, so fix its permissions"
+        )
+
+
+class SymlinkLoop(PathError):
+    """Following the symlinks at the path leads back to where it started."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            path, "its symlinks loop back on themselves; import without following symlinks"
+        )
 
 
 # -- later layers --------------------------------------------------------------
@@ -305,6 +525,60 @@ class IPFSRequestError(IPFSError):
 
 class DIDError(TroikaError):
     """Something went wrong parsing, resolving or updating a DID."""
+
+
+class InvalidDID(DIDError, ValueError):
+    """Not a DID or DID URL (W3C DID Core syntax), or not a valid DID of its method.
+
+    ``error`` is the DID Resolution error code a resolver reports for it.
+    """
+
+    error: str
+
+    def __init__(self, did: object, reason: str, *, error: str = "invalidDid") -> None:
+        self.did = did
+        self.error = error
+        super().__init__(f"invalid DID {did!r}: {reason}")
+
+
+class InvalidPublicKey(InvalidDID):
+    """A did:key whose public key is malformed, of the wrong length or of an unsupported type.
+
+    ``error`` is the did:key specification's code: ``invalidPublicKey``,
+    ``invalidPublicKeyLength``, ``invalidPublicKeyType`` or ``unsupportedPublicKeyType``.
+    """
+
+    def __init__(self, did: object, reason: str, *, error: str = "invalidPublicKey") -> None:
+        super().__init__(did, reason, error=error)
+
+
+class DIDResolutionError(DIDError):
+    """A DID could not be resolved; ``error`` is the DID Resolution error code."""
+
+    def __init__(self, did: str, error: str, reason: str) -> None:
+        self.did = did
+        self.error = error
+        self.reason = reason
+        super().__init__(f"cannot resolve {did!r}: {error} ({reason})")
+
+
+class DIDNotFound(DIDResolutionError, LookupError):
+    """The DID's method found no DID document for it (``notFound``)."""
+
+    def __init__(self, did: str, reason: str = "no DID document exists for it") -> None:
+        super().__init__(did, "notFound", reason)
+
+
+class MethodNotSupported(DIDResolutionError):
+    """The resolver has no method registered for the DID's method (``methodNotSupported``)."""
+
+    def __init__(self, did: str, method: str, reason: str | None = None) -> None:
+        self.method = method
+        super().__init__(
+            did,
+            "methodNotSupported",
+            reason or f"no resolver for did:{method}; register one with Resolver.register()",
+        )
 
 
 class AssetError(TroikaError):

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests._services import Kubo, free_port
+from tests.ipfs._kubo_cli import cli_add_only_hash
 from troika._errors import ConfigError, IPFSRequestError, IPFSUnavailable
 from troika.ipfs import AsyncKuboClient, KuboClient
 
@@ -94,15 +95,6 @@ def test_version_is_the_pinned_kubo(kubo: Kubo, ipfs: KuboClient) -> None:
 
 
 # -- CIDs: what the ipfs CLI computes for the same bytes ------------------------
-
-
-def cli_add_only_hash(
-    kubo: Kubo, data: bytes, cid_version: int, raw_leaves: bool | None, repo: Path | None
-) -> str:
-    args = ["add", "-Q", "--only-hash", f"--cid-version={cid_version}"]
-    if raw_leaves is not None:
-        args.append(f"--raw-leaves={str(raw_leaves).lower()}")
-    return kubo.cli(*args, input=data, ipfs_path=repo)
 
 
 @pytest.mark.parametrize(("cid_version", "raw_leaves"), CID_OPTIONS)

@@ -22,7 +22,10 @@ from typing import Self
 
 import httpx
 
-from troika._errors import ConfigError, IPFSRequestError, IPFSUnavailable
+from troika._errors import CARError, ConfigError, IPFSRequestError, IPFSUnavailable, UnreadableBlock
+from troika.ipfs._car import read_car
+from troika.ipfs._cid import CID
+from troika.ipfs._dag import links_of_block, walk_dag
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
 
@@ -155,6 +158,21 @@ class _KuboBase:
     def _pins_call() -> _Call:
         return _Call("pin/ls", (("type", "recursive"),))
 
+    @staticmethod
+    def _block_get_call(cid: str, timeout: float | None) -> _Call:
+        return _Call("block/get", (("arg", cid),), deadline=timeout)
+
+    @staticmethod
+    def _dag_export_call(cid: str, timeout: float | None) -> _Call:
+        return _Call("dag/export", (("arg", _ipfs_path(cid)),), deadline=timeout)
+
+    @staticmethod
+    def _dag_import_call(car: bytes, pin_roots: bool) -> tuple[_Call, tuple[CID, ...]]:
+        # The roots come from the CAR itself: Kubo names them only when it pins
+        # them, and it answers an empty upload with success.
+        roots = read_car(car).roots
+        return _Call("dag/import", (("pin-roots", _flag(pin_roots)),), upload=car), roots
+
     # -- answers -------------------------------------------------------------
 
     def _not_kubo(self, response: httpx.Response, what: str) -> IPFSUnavailable:
@@ -210,6 +228,64 @@ class _KuboBase:
                 f"the content was cut short: got {len(data)} of {int(expected)} bytes",
             )
         return data
+
+    @staticmethod
+    def _parse_dag_export(response: httpx.Response) -> bytes:
+        # A failure after the first bytes (a block Kubo cannot find in time) only
+        # ends the body early, at a section boundary; so check that the CAR holds
+        # every block of its DAG, each verified.
+        car = response.content
+        url, status = str(response.request.url), response.status_code
+        try:
+            reader = read_car(car)
+            blocks = {bytes(block.cid.multihash): block.data for block in reader}
+        except CARError as exc:
+            raise IPFSRequestError(url, status, f"the CAR is cut short or damaged: {exc}") from exc
+
+        def visit(cid: CID) -> tuple[CID, ...]:
+            block = blocks.get(bytes(cid.multihash))
+            if block is None:
+                raise IPFSRequestError(
+                    url, status, f"the CAR is cut short: it lacks block {str(cid)!r} of the DAG"
+                )
+            try:
+                return links_of_block(cid, block)
+            except UnreadableBlock:
+                return ()  # links troika cannot read, it cannot check either
+
+        walk_dag(reader.roots, visit)
+        return car
+
+    def _parse_dag_import(
+        self, response: httpx.Response, roots: tuple[CID, ...], pin_roots: bool
+    ) -> list[str]:
+        url, status = str(response.request.url), response.status_code
+        pin_errors: dict[CID, str] = {}
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            root = self._json_object(line, response).get("Root")
+            if root is None:
+                continue  # the Stats line
+            cid = root.get("Cid") if isinstance(root, dict) else None
+            text = cid.get("/") if isinstance(cid, dict) else None
+            message = root.get("PinErrorMsg", "") if isinstance(root, dict) else None
+            if not isinstance(text, str) or not isinstance(message, str):
+                raise self._not_kubo(response, "with a Root that is not a CID and a message")
+            pin_errors[CID.parse(text)] = message
+        for root_cid in roots if pin_roots else ():
+            if root_cid not in pin_errors:
+                raise IPFSRequestError(
+                    url, status, f"Kubo did not report pinning root {str(root_cid)!r}"
+                )
+            if pin_errors[root_cid]:
+                raise IPFSRequestError(
+                    url,
+                    status,
+                    f"Kubo stored the blocks but could not pin root {str(root_cid)!r}: "
+                    f"{pin_errors[root_cid]}",
+                )
+        return [str(root_cid) for root_cid in roots]
 
     def _parse_pins(self, response: httpx.Response) -> set[str]:
         keys = self._json_object(response.text, response).get("Keys")
@@ -389,6 +465,86 @@ class KuboClient(_KuboBase):
         """
         return self._parse_pins(self._send(self._pins_call()))
 
+    def block_get(self, cid: str, *, timeout: float | None = None) -> bytes:
+        """The raw bytes of one block (``ipfs block get``), as the node has them.
+
+        The bytes are not checked against the CID here; the exporter
+        (``troika.ipfs.export_file``) and the stores verify every block they read.
+
+        Args:
+            cid: The block's CID.
+            timeout: Seconds Kubo may spend finding a block it lacks before it
+                answers with an error; None waits as long as the client's own
+                timeout allows.
+
+        Returns:
+            The block's bytes.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+            IPFSRequestError: Kubo refused the call: a malformed CID, or the block
+                not found within ``timeout``.
+
+        Example:
+            >>> ipfs.block_get(ipfs.add(b"hello\\n", cid_version=1))
+            b'hello\\n'
+        """
+        return self._send(self._block_get_call(cid, timeout)).content
+
+    def dag_export(self, cid: str, *, timeout: float | None = None) -> bytes:
+        """The DAG under ``cid`` as a CARv1 (``ipfs dag export``).
+
+        Kubo reports a failure after the first bytes only in an HTTP trailer,
+        which never reaches the client; so the CAR is read back here: every block
+        is verified and every dag-pb link must lead to a block in the CAR.
+
+        Args:
+            cid: The DAG's root CID (or an IPFS path).
+            timeout: Seconds Kubo may spend finding missing blocks before it gives
+                up; None waits as long as the client's own timeout allows.
+
+        Returns:
+            The CAR's bytes, as Kubo wrote them.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+            IPFSRequestError: Kubo refused the call (a malformed CID, content not
+                found in time), or the CAR it sent is cut short or damaged.
+
+        Example:
+            >>> from troika.ipfs import read_car
+            >>> car = read_car(ipfs.dag_export(ipfs.add(b"hello\\n")))
+            >>> [str(root) for root in car.roots], [block.data[-8:] for block in car]
+            (['QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'], [b'hello\\n\\x18\\x06'])
+        """
+        return self._parse_dag_export(self._send(self._dag_export_call(cid, timeout)))
+
+    def dag_import(self, car: bytes, *, pin_roots: bool = True) -> list[str]:
+        """Store the blocks of a CAR on the node (``ipfs dag import``).
+
+        Args:
+            car: A CARv1 or CARv2.
+            pin_roots: Pin each root recursively; the call fails unless Kubo
+                reports every root pinned (so a partial DAG is never taken for
+                a pinned one).
+
+        Returns:
+            The CAR's roots.
+
+        Raises:
+            CARError: ``car`` is not a CAR (nothing is sent).
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
+            IPFSRequestError: Kubo refused the CAR, or could not pin a root (say,
+                its DAG is not complete in the CAR or on the node).
+
+        Example:
+            >>> car = ipfs.dag_export(ipfs.add(b"hello\\n", pin=False))
+            >>> ipfs.dag_import(car)
+            ['QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN']
+        """
+        call, roots = self._dag_import_call(car, pin_roots)
+        return self._parse_dag_import(self._send(call), roots, pin_roots)
+
     def close(self) -> None:
         """Close the httpx client, if this object created it.
 
@@ -537,6 +693,43 @@ class AsyncKuboClient(_KuboBase):
             True
         """
         return self._parse_pins(await self._send(self._pins_call()))
+
+    async def block_get(self, cid: str, *, timeout: float | None = None) -> bytes:
+        """The raw bytes of one block; see :meth:`KuboClient.block_get`.
+
+        Example:
+            >>> async def block(data: bytes) -> bytes:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         return await ipfs.block_get(await ipfs.add(data, cid_version=1))
+            >>> asyncio.run(block(b"hello\\n"))
+            b'hello\\n'
+        """
+        return (await self._send(self._block_get_call(cid, timeout))).content
+
+    async def dag_export(self, cid: str, *, timeout: float | None = None) -> bytes:
+        """The DAG under ``cid`` as a verified CARv1; see :meth:`KuboClient.dag_export`.
+
+        Example:
+            >>> async def export(data: bytes) -> bytes:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         return await ipfs.dag_export(await ipfs.add(data))
+            >>> asyncio.run(export(b"hello\\n")) == ipfs.dag_export(ipfs.add(b"hello\\n"))
+            True
+        """
+        return self._parse_dag_export(await self._send(self._dag_export_call(cid, timeout)))
+
+    async def dag_import(self, car: bytes, *, pin_roots: bool = True) -> list[str]:
+        """Store (and pin) the blocks of a CAR; see :meth:`KuboClient.dag_import`.
+
+        Example:
+            >>> async def import_car(car: bytes) -> list[str]:
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         return await ipfs.dag_import(car)
+            >>> asyncio.run(import_car(ipfs.dag_export(ipfs.add(b"hello\\n"))))
+            ['QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN']
+        """
+        call, roots = self._dag_import_call(car, pin_roots)
+        return self._parse_dag_import(await self._send(call), roots, pin_roots)
 
     async def close(self) -> None:
         """Close the httpx client, if this object created it.
