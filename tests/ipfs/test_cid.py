@@ -227,3 +227,19 @@ def test_a_cidv0_in_multibase_base58btc_is_a_cidv0_as_in_kubo(
 def test_a_non_string_raises_invalid_cid() -> None:
     with pytest.raises(InvalidCID, match="expected a str, got bytes"):
         CID.parse(b"QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH")  # type: ignore[arg-type]
+
+
+@pytest.mark.kubo
+def test_mixed_case_base32_base36_base16_parse_as_kubo_reads_them(
+    kubo: Kubo, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    cids_ = sample()[:6]
+    mixed = []
+    for cid in cids_:
+        for base in ("base32", "base36", "base16"):
+            text = cid.to_v1().encode(base)
+            mixed.append(
+                text[0] + "".join(c.upper() if i % 2 else c for i, c in enumerate(text[1:]))
+            )
+    kubos = cid_format(kubo, tmp_path_factory, "-v", "1", "-b", "base32", *mixed)
+    assert [str(CID.parse(text)) for text in mixed] == kubos

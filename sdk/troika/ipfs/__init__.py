@@ -7,55 +7,61 @@ Example:
     'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
 """
 
-from troika.ipfs._car import (
-    DEFAULT_MAX_BLOCK_SIZE,
-    DEFAULT_MAX_HEADER_SIZE,
-    Block,
-    CARReader,
-    CARWriter,
-    read_car,
-    write_car,
-)
-from troika.ipfs._cid import CID, CIDLike
-from troika.ipfs._exporter import (
-    DEFAULT_MAX_DEPTH,
-    BlockSource,
-    export_bytes,
-    export_file,
-    export_path,
-)
-from troika.ipfs._gateway import DEFAULT_GATEWAY_URL, AsyncGateway, DAGScope, Gateway
-from troika.ipfs._importer import (
-    MAX_CHUNK_SIZE,
-    PROFILES,
-    ImportProfile,
-    ImportSource,
-    cid_of,
-    import_bytes,
-    import_path,
-    import_stream,
-)
-from troika.ipfs._kubo import DEFAULT_API_URL, DEFAULT_TIMEOUT, AsyncKuboClient, KuboClient
-from troika.ipfs._multiformats import Multihash
-from troika.ipfs._pinning import (
-    DEFAULT_PIN_WAIT,
-    AsyncPinningService,
-    Pin,
-    PinningService,
-    PinRequestLike,
-    PinState,
-    PinStatus,
-    TextMatch,
-)
-from troika.ipfs._store import (
-    AsyncBlockStore,
-    AsyncLocalStore,
-    AsyncPinningStore,
-    BlockStore,
-    LocalStore,
-    PinningStore,
-    car_of,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from troika.ipfs._car import (
+        DEFAULT_MAX_BLOCK_SIZE,
+        DEFAULT_MAX_HEADER_SIZE,
+        Block,
+        CARReader,
+        CARWriter,
+        read_car,
+        write_car,
+    )
+    from troika.ipfs._cid import CID, CIDLike
+    from troika.ipfs._exporter import (
+        DEFAULT_MAX_DEPTH,
+        BlockSource,
+        export_bytes,
+        export_file,
+        export_path,
+    )
+    from troika.ipfs._gateway import DEFAULT_GATEWAY_URL, AsyncGateway, DAGScope, Gateway
+    from troika.ipfs._importer import (
+        MAX_CHUNK_SIZE,
+        PROFILES,
+        ImportProfile,
+        ImportSource,
+        cid_of,
+        import_bytes,
+        import_path,
+        import_stream,
+    )
+    from troika.ipfs._kubo import DEFAULT_API_URL, DEFAULT_TIMEOUT, AsyncKuboClient, KuboClient
+    from troika.ipfs._multiformats import Multihash
+    from troika.ipfs._pinning import (
+        DEFAULT_PIN_WAIT,
+        AsyncPinningService,
+        Pin,
+        PinningService,
+        PinRequestLike,
+        PinState,
+        PinStatus,
+        TextMatch,
+    )
+    from troika.ipfs._store import (
+        AsyncBlockStore,
+        AsyncLocalStore,
+        AsyncPinningStore,
+        BlockStore,
+        LocalStore,
+        PinningStore,
+        car_of,
+    )
 
 __all__ = [
     "CID",
@@ -105,3 +111,67 @@ __all__ = [
     "read_car",
     "write_car",
 ]
+
+# Where each public name lives: loaded on first use, so that importing
+# troika.ipfs (or a module that needs only its multiformats) stays cheap.
+_HOMES = {
+    "AsyncBlockStore": "_store",
+    "AsyncGateway": "_gateway",
+    "AsyncKuboClient": "_kubo",
+    "AsyncLocalStore": "_store",
+    "AsyncPinningService": "_pinning",
+    "AsyncPinningStore": "_store",
+    "Block": "_car",
+    "BlockSource": "_exporter",
+    "BlockStore": "_store",
+    "CARReader": "_car",
+    "CARWriter": "_car",
+    "CID": "_cid",
+    "CIDLike": "_cid",
+    "DAGScope": "_gateway",
+    "DEFAULT_API_URL": "_kubo",
+    "DEFAULT_GATEWAY_URL": "_gateway",
+    "DEFAULT_MAX_BLOCK_SIZE": "_car",
+    "DEFAULT_MAX_DEPTH": "_exporter",
+    "DEFAULT_MAX_HEADER_SIZE": "_car",
+    "DEFAULT_PIN_WAIT": "_pinning",
+    "DEFAULT_TIMEOUT": "_kubo",
+    "Gateway": "_gateway",
+    "ImportProfile": "_importer",
+    "ImportSource": "_importer",
+    "KuboClient": "_kubo",
+    "LocalStore": "_store",
+    "MAX_CHUNK_SIZE": "_importer",
+    "Multihash": "_multiformats",
+    "PROFILES": "_importer",
+    "Pin": "_pinning",
+    "PinRequestLike": "_pinning",
+    "PinState": "_pinning",
+    "PinStatus": "_pinning",
+    "PinningService": "_pinning",
+    "PinningStore": "_store",
+    "TextMatch": "_pinning",
+    "car_of": "_store",
+    "cid_of": "_importer",
+    "export_bytes": "_exporter",
+    "export_file": "_exporter",
+    "export_path": "_exporter",
+    "import_bytes": "_importer",
+    "import_path": "_importer",
+    "import_stream": "_importer",
+    "read_car": "_car",
+    "write_car": "_car",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'troika.ipfs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"troika.ipfs.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -194,19 +194,15 @@ def multibase_encode(data: bytes, base: str = "base32") -> str:
     return BASES[base] + body
 
 
-def _case(body: str, upper: bool) -> str:
-    if body != (body.upper() if upper else body.lower()):
-        raise ValueError("mixed case")
-    return body.lower()
-
-
+# The multibase spec makes base16, base32 and base36 case-insensitive when
+# decoding (Kubo accepts "bAFK..."); only the encoders pick one case.
 _DECODERS: Mapping[str, Callable[[str], bytes]] = {
-    "base16": lambda body: bytes.fromhex(_case(body, upper=False)),
-    "base16upper": lambda body: bytes.fromhex(_case(body, upper=True)),
-    "base32": lambda body: _b32decode(_case(body, upper=False)),
-    "base32upper": lambda body: _b32decode(_case(body, upper=True)),
-    "base36": lambda body: _base36_decode(_case(body, upper=False)),
-    "base36upper": lambda body: _base36_decode(_case(body, upper=True)),
+    "base16": lambda body: bytes.fromhex(body.lower()),
+    "base16upper": lambda body: bytes.fromhex(body.lower()),
+    "base32": lambda body: _b32decode(body.lower()),
+    "base32upper": lambda body: _b32decode(body.lower()),
+    "base36": lambda body: _base36_decode(body.lower()),
+    "base36upper": lambda body: _base36_decode(body.lower()),
     "base58btc": base58btc_decode,
     "base64": lambda body: _b64decode(body, _B64),
     "base64pad": lambda body: _b64decode(body, _B64),
