@@ -2,7 +2,9 @@
 # Create .venv and install troika into it in editable mode.
 #   tools/setup.sh          the SDK and its CLI
 #   tools/setup.sh dev      plus the dev tools, the pinned npm toolchain
-#                           (solc-js, OpenZeppelin, anvil) and the Kubo binary
+#                           (solc-js, OpenZeppelin, anvil), the reference
+#                           implementations the tests compare against
+#                           (tests/peers) and the Kubo binary
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python="${PYTHON:-python3}"
@@ -11,6 +13,7 @@ python="${PYTHON:-python3}"
 if [[ "${1:-}" == "dev" ]]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
   npm ci --prefix contracts --no-audit --no-fund --loglevel=error
+  npm ci --prefix tests/peers --no-audit --no-fund --loglevel=error
   tools/kubo/build.sh >/dev/null
 else
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .

@@ -23,6 +23,7 @@ TroikaError
  │    ├── InvalidCID (ValueError)           not a CID: .cid
  │    ├── IPFSUnavailable                   no IPFS API answering at .url
  │    ├── IPFSRequestError                  the API refused a call: .url, .status, .response
+ │    │    └── KuboAPIError                  Kubo's own error: .message, .code
  │    ├── PinningServiceError               a pinning service refused a call: .url, .status, .reason
  │    ├── PinFailed                         the pinning service gave up on a pin: .cid, .requestid
  │    ├── PinTimeout                        not pinned within the wait: .cid, .requestid, .timeout
@@ -88,6 +89,7 @@ __all__ = [
     "KeyExists",
     "KeyNotFound",
     "KeystoreError",
+    "KuboAPIError",
     "MethodNotSupported",
     "NotAFile",
     "PathError",
@@ -344,6 +346,15 @@ class IPFSRequestError(IPFSError):
         self.status = status
         self.response = response
         super().__init__(f"{call} {url!r} failed with HTTP {status}: {response!r}")
+
+
+class KuboAPIError(IPFSRequestError):
+    """Kubo's RPC API answered a call with an error; ``.message`` is Kubo's own words."""
+
+    def __init__(self, url: str, status: int, message: str, *, code: int | None = None) -> None:
+        self.message = message
+        self.code = code
+        super().__init__(url, status, message)
 
 
 class PinningServiceError(IPFSError):

@@ -7,13 +7,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from eth_account import Account
 from eth_tester import EthereumTester
 from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.exceptions import BlockNotFound, TimeExhausted, TransactionNotFound
 from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
 from troika._config import Settings, load_settings
@@ -41,7 +41,7 @@ from troika.chain._embedded import embedded_tester
 from troika.chain._keystore import Signer
 from troika.chain._nonce import AsyncNonceManager
 from troika.chain._translate import revert_from_data, translate_errors
-from troika.chain._types import Event, Log, Receipt, eip1559_fees, gas_with_margin
+from troika.chain._types import Block, Event, Log, Receipt, eip1559_fees, gas_with_margin
 
 _log = logging.getLogger("troika.chain")
 
@@ -194,6 +194,19 @@ class AsyncChain(ChainCore):
         """The number of the latest block."""
         with translate_errors(self.url, "eth_blockNumber"):
             return int(await self.w3.eth.block_number)
+
+    async def block(self, number: int | Literal["latest"] = "latest") -> Block | None:
+        """The block ``number`` (or the latest), or None (see ``Chain.block``)."""
+        if number != "latest" and (isinstance(number, bool) or not isinstance(number, int)):
+            raise ChainError(f"block {number!r} is not a block number or 'latest'")
+        if isinstance(number, int) and number < 0:
+            raise ChainError(f"block {number!r} is negative")
+        with translate_errors(self.url, "eth_getBlockByNumber"):
+            try:
+                raw = await self.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+        return Block.from_web3(raw)
 
     async def accounts(self) -> list[str]:
         """The dev signers' addresses, or the accounts the node holds unlocked."""

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import requests
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.exceptions import BlockNotFound, TimeExhausted, TransactionNotFound
 
 from troika._config import Settings, load_settings
 from troika._errors import (
@@ -38,7 +38,7 @@ from troika.chain._embedded import embedded_web3
 from troika.chain._keystore import Signer
 from troika.chain._nonce import NonceManager
 from troika.chain._translate import revert_from_data, translate_errors
-from troika.chain._types import Event, Log, Receipt, eip1559_fees, gas_with_margin
+from troika.chain._types import Block, Event, Log, Receipt, eip1559_fees, gas_with_margin
 
 _log = logging.getLogger("troika.chain")
 
@@ -196,6 +196,26 @@ class Chain(ChainCore):
         """The number of the latest block."""
         with translate_errors(self.url, "eth_blockNumber"):
             return int(self.w3.eth.block_number)
+
+    def block(self, number: int | Literal["latest"] = "latest") -> Block | None:
+        """The block ``number`` (or the latest): its hash and timestamp.
+
+        None if the chain has no such block yet.
+
+        Example:
+            >>> Chain.embedded().block(0).number
+            0
+        """
+        if number != "latest" and (isinstance(number, bool) or not isinstance(number, int)):
+            raise ChainError(f"block {number!r} is not a block number or 'latest'")
+        if isinstance(number, int) and number < 0:
+            raise ChainError(f"block {number!r} is negative")
+        with translate_errors(self.url, "eth_getBlockByNumber"):
+            try:
+                raw = self.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+        return Block.from_web3(raw)
 
     @property
     def accounts(self) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Event", "Log", "Receipt", "eip1559_fees", "gas_with_margin"]
+__all__ = ["Block", "Event", "Log", "Receipt", "eip1559_fees", "gas_with_margin"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,24 @@ class Receipt:
             effective_gas_price=int(raw.get("effectiveGasPrice") or 0),
             contract_address=str(raw["contractAddress"]) if raw.get("contractAddress") else None,
             logs=tuple(Log.from_web3(log) for log in raw["logs"]),
+        )
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block's header fields that troika reads: its number, hash and time."""
+
+    number: int
+    hash: str
+    timestamp: int
+
+    @classmethod
+    def from_web3(cls, raw: Mapping[str, Any]) -> Block:
+        """Convert web3's block attribute-dict."""
+        return cls(
+            number=int(raw["number"]),
+            hash="0x" + bytes(raw["hash"]).hex(),
+            timestamp=int(raw["timestamp"]),
         )
 
 

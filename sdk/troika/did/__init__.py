@@ -1,7 +1,8 @@
 """troika.did: decentralized identifiers for people, devices and AI agents.
 
 DIDs and DID URLs as values, DID documents and resolution results as frozen
-models, did:key and did:pkh (no I/O), and one resolver for every method.
+models, did:key and did:pkh (no I/O), did:ethr on ERC-1056 registries, and
+one resolver for every method.
 
 Example:
     >>> from troika.did import KeyPair, resolve
@@ -26,8 +27,27 @@ from troika.did._document import (
     Service,
     VerificationMethod,
 )
+from troika.did._ethr import (
+    ETHR_CONTEXT,
+    NETWORK_CHAIN_IDS,
+    AsyncEthrResolver,
+    EthrDID,
+    EthrDocumentVersion,
+    EthrNetwork,
+    EthrResolver,
+    ethr_did,
+    ethr_document,
+)
 from troika.did._key import DIDKey, KeyPair, KeyType, PublicKeyFormat, ed25519_to_x25519
 from troika.did._pkh import is_checksum_address, pkh_did, pkh_document, to_checksum_address
+from troika.did._registry import (
+    AsyncEthrRegistry,
+    AttributeChanged,
+    DelegateChanged,
+    EthrRegistry,
+    OwnerChanged,
+    RegistryEvent,
+)
 from troika.did._resolver import (
     AsyncMethodResolver,
     AsyncResolver,
@@ -42,18 +62,31 @@ __all__ = [
     "DIDURL",
     "DID_CONTEXT",
     "DID_RESOLUTION_CONTEXT",
+    "ETHR_CONTEXT",
     "JWK",
+    "NETWORK_CHAIN_IDS",
+    "AsyncEthrRegistry",
+    "AsyncEthrResolver",
     "AsyncMethodResolver",
     "AsyncResolver",
+    "AttributeChanged",
     "DIDDocument",
     "DIDKey",
     "DIDLike",
     "DIDURLLike",
+    "DelegateChanged",
     "DocumentMetadata",
+    "EthrDID",
+    "EthrDocumentVersion",
+    "EthrNetwork",
+    "EthrRegistry",
+    "EthrResolver",
     "KeyPair",
     "KeyType",
     "MethodResolver",
+    "OwnerChanged",
     "PublicKeyFormat",
+    "RegistryEvent",
     "Relationship",
     "ResolutionMetadata",
     "ResolutionResult",
@@ -61,6 +94,8 @@ __all__ = [
     "Service",
     "VerificationMethod",
     "ed25519_to_x25519",
+    "ethr_did",
+    "ethr_document",
     "is_checksum_address",
     "pkh_did",
     "pkh_document",

@@ -6,17 +6,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeAlias
-
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
+from typing import TYPE_CHECKING, TypeAlias
 
 from troika._errors import DeploymentNotFound, DIDError
-from troika.chain import Chain, Contract, Event, Receipt, Sender, Signer
+from troika.did._pkh import to_checksum_address
+
+if TYPE_CHECKING:  # the chain layer loads web3: only when a registry is used
+    from troika.chain import (
+        AsyncChain,
+        AsyncContract,
+        Chain,
+        Contract,
+        Event,
+        Receipt,
+        Sender,
+        Signer,
+    )
 
 __all__ = [
     "KNOWN_REGISTRIES",
     "REGISTRY_CONTRACT",
+    "AsyncEthrRegistry",
     "AttributeChanged",
     "DelegateChanged",
     "EthrRegistry",
@@ -63,6 +73,8 @@ def signed_change_digest(
     ``abi.encodePacked`` packs them (``bytes32`` as is, addresses as 20 bytes,
     ``uint`` as 32 bytes, ``bytes`` as is).
     """
+    from eth_hash.auto import keccak
+
     return keccak(
         b"\x19\x00"
         + bytes.fromhex(registry[2:])
@@ -148,6 +160,7 @@ class EthrRegistry:
     """An ERC-1056 registry on one chain.
 
     Example:
+        >>> from troika.chain import Chain
         >>> chain = Chain.embedded()
         >>> registry = EthrRegistry.deploy(chain)
         >>> alice = chain.accounts[0]
@@ -389,3 +402,102 @@ class EthrRegistry:
             block = min(earlier) if earlier else 0
         if blocks != expected:
             raise DIDError(f"{identity!r}: events outside the previousChange chain")
+
+
+class AsyncEthrRegistry:
+    """The reads of :class:`EthrRegistry` for asyncio: owner, changes, history.
+
+    Example:
+        >>> import asyncio
+        >>> from troika.chain import AsyncChain
+        >>> async def main() -> list[RegistryEvent]:
+        ...     chain = AsyncChain.embedded()
+        ...     contract = await chain.deploy(REGISTRY_CONTRACT)
+        ...     return await AsyncEthrRegistry(contract).history(chain.dev_signers[0].address)
+        >>> asyncio.run(main())
+        []
+    """
+
+    def __init__(self, contract: AsyncContract) -> None:
+        self.contract = contract
+
+    def __repr__(self) -> str:
+        return f"AsyncEthrRegistry(address={self.address!r})"
+
+    @property
+    def address(self) -> str:
+        """The registry's address."""
+        return self.contract.address
+
+    @property
+    def chain(self) -> AsyncChain:
+        """The chain the registry lives on."""
+        return self.contract.chain
+
+    @classmethod
+    async def at(cls, chain: AsyncChain, address: str | None = None) -> AsyncEthrRegistry:
+        """The registry at ``address``, else troika's recorded deployment, else the
+        canonical one of the chain id (see :meth:`EthrRegistry.at`).
+
+        Raises:
+            DeploymentNotFound: none of those exists on this chain.
+        """
+        if address is not None:
+            return cls(chain.contract(REGISTRY_CONTRACT, address))
+        try:
+            return cls(await chain.deployment(REGISTRY_CONTRACT))
+        except DeploymentNotFound:
+            known = KNOWN_REGISTRIES.get(await chain.chain_id())
+            if known is None or not await chain.code(known):
+                raise
+            return cls(chain.contract(REGISTRY_CONTRACT, known))
+
+    async def identity_owner(self, identity: str) -> str:
+        """The identity's current owner (the identity itself until it changes)."""
+        return str(await self.contract.call("identityOwner", identity))
+
+    async def changed(self, identity: str) -> int:
+        """The block of the identity's latest change (0: never changed)."""
+        return int(await self.contract.call("changed", identity))
+
+    async def history(
+        self, identity: str, *, from_block: int | None = None, max_events: int = MAX_HISTORY
+    ) -> list[RegistryEvent]:
+        """Every change of ``identity``, oldest first (see :meth:`EthrRegistry.history`).
+
+        Raises:
+            DIDError: more than ``max_events`` changes, or a history whose
+                links do not hold together.
+        """
+        head = await self.changed(identity)
+        if head == 0:
+            return []
+        if from_block is None:
+            entry = (await self.chain.deployments()).get(REGISTRY_CONTRACT)
+            if entry is not None and entry.address == self.address:
+                from_block = entry.block_number
+        if from_block is not None:
+            events = await self._query(identity, from_block, head)
+            if len(events) > max_events:
+                raise DIDError(f"{identity!r} has more than {max_events} changes")
+            EthrRegistry._check_links(identity, events, head)
+            return events
+        collected: list[RegistryEvent] = []
+        block = head
+        while block:
+            found = await self._query(identity, block, block)
+            if not found:
+                raise DIDError(f"{identity!r}: no registry event in block {block} that it links to")
+            collected.extend(reversed(found))
+            if len(collected) > max_events:
+                raise DIDError(f"{identity!r} has more than {max_events} changes")
+            earlier = [e.previous_change for e in found if e.previous_change < block]
+            block = min(earlier) if earlier else 0
+        collected.reverse()
+        return collected
+
+    async def _query(self, identity: str, from_block: int, to_block: int) -> list[RegistryEvent]:
+        found = await self.contract.logs(
+            from_block=from_block, to_block=to_block, identity=identity
+        )
+        return [_typed(event) for event in found]

@@ -7,7 +7,9 @@ and the resolution options and return its :class:`DIDDocument` (or a whole
 ``resolve`` never raises for bad input: every failure becomes a result whose
 ``didResolutionMetadata.error`` is the specification's code. ``resolve_document``
 is the raising convenience. Both resolvers know did:key and did:pkh, which
-need no I/O; methods that do I/O register themselves with their client.
+need no I/O; methods that do I/O register themselves with their client
+(``resolver.register("ethr", EthrResolver(networks))``). The module's
+``resolve`` also knows did:ethr on the node that troika's settings name.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from troika._errors import (
 )
 from troika.did._did import DID, DIDURL, DIDURLLike
 from troika.did._document import DIDDocument, ResolutionResult
+from troika.did._ethr import EthrResolver
 from troika.did._key import resolve_key
 from troika.did._pkh import resolve_pkh
 
@@ -291,13 +294,26 @@ class AsyncResolver(_ResolverCore):
 
 
 @functools.cache
+def _settings_ethr() -> EthrResolver:
+    return EthrResolver.from_settings()
+
+
+def _resolve_ethr(did: DID, options: Mapping[str, Any]) -> ResolutionResult:
+    # Settings are read, and the node reached, on the first did:ethr only.
+    return _settings_ethr()(did, options)
+
+
+@functools.cache
 def _default_resolver() -> Resolver:
-    # One resolver of the I/O-free methods, made on first use.
-    return Resolver()
+    # did:key and did:pkh, and did:ethr on the configured node; made on first use.
+    resolver = Resolver()
+    resolver.register("ethr", _resolve_ethr)
+    return resolver
 
 
 def resolve(did_url: DIDURLLike, **options: Any) -> ResolutionResult:
-    """Resolve with a resolver that knows did:key and did:pkh (no I/O).
+    """Resolve with a resolver that knows did:key and did:pkh (no I/O), and
+    did:ethr on the node troika's settings name (``TROIKA_RPC_URL``).
 
     Example:
         >>> result = resolve("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK")
@@ -308,7 +324,7 @@ def resolve(did_url: DIDURLLike, **options: Any) -> ResolutionResult:
 
 
 def resolve_document(did_url: DIDURLLike, **options: Any) -> DIDDocument:
-    """The document of a did:key or did:pkh, or a typed error.
+    """The document of a did:key, did:pkh or did:ethr (see :func:`resolve`), or a typed error.
 
     See :meth:`Resolver.resolve_document` for the errors.
     """
