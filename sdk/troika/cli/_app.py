@@ -15,7 +15,9 @@ from rich.table import Table
 from troika._config import Settings, load_settings
 from troika._errors import TroikaError
 from troika._version import __version__
+from troika.cli import _did_serve  # noqa: F401  (registers `troika did serve`)
 from troika.cli._car import car_app
+from troika.cli._did import did_app
 from troika.cli._ipfs import ipfs_app
 
 __all__ = ["app", "main"]
@@ -34,6 +36,7 @@ keys_app = typer.Typer(help="Encrypted keys in the troika home.", no_args_is_hel
 app.add_typer(chain_app, name="chain")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ipfs_app, name="ipfs")
+app.add_typer(did_app, name="did")
 ipfs_app.add_typer(car_app, name="car")
 
 _out = Console(highlight=False)
