@@ -20,7 +20,7 @@ import pytest
 
 from tests._services import Kubo, free_port
 from tests.ipfs._kubo_cli import cli_add_only_hash
-from troika._errors import ConfigError, IPFSRequestError, IPFSUnavailable
+from troika._errors import ConfigError, IPFSRequestError, IPFSUnavailable, KuboAPIError
 from troika.ipfs import AsyncKuboClient, KuboClient
 
 pytestmark = pytest.mark.kubo
@@ -229,6 +229,8 @@ def test_malformed_cid_gives_kubos_message(
     )
     assert str(error) == f"IPFS RPC call {error.url!r} failed with HTTP 500: {message!r}"
     assert isinstance(error.__cause__, httpx.HTTPStatusError)
+    assert isinstance(error, KuboAPIError)
+    assert (error.message, error.code) == (message, 0)
 
 
 def test_closed_port_gives_unavailable_quoting_the_url() -> None:

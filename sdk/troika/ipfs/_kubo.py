@@ -14,7 +14,7 @@ httpx's exceptions into troika's in one place (``_translate_errors``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,7 +22,14 @@ from typing import Self
 
 import httpx
 
-from troika._errors import CARError, ConfigError, IPFSRequestError, IPFSUnavailable, UnreadableBlock
+from troika._errors import (
+    CARError,
+    ConfigError,
+    IPFSRequestError,
+    IPFSUnavailable,
+    KuboAPIError,
+    UnreadableBlock,
+)
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
 from troika.ipfs._dag import links_of_block, walk_dag
@@ -48,6 +55,32 @@ class _Call:
     params: tuple[tuple[str, str], ...] = ()
     upload: bytes | None = None
     deadline: float | None = None
+    # An upload streamed as it is produced (the file part of a multipart body).
+    stream: Iterable[bytes] | AsyncIterable[bytes] | None = None
+
+
+# Kubo reads the first file part of a multipart body; a streamed upload frames
+# itself, so its length need not be known in advance.
+_BOUNDARY = "troika-stream-5f0c2a9e1d7b4c36"
+_PART_HEAD = (
+    f"--{_BOUNDARY}\r\n"
+    'Content-Disposition: form-data; name="file"; filename="data"\r\n'
+    "Content-Type: application/octet-stream\r\n\r\n"
+).encode()
+_PART_TAIL = f"\r\n--{_BOUNDARY}--\r\n".encode()
+
+
+def _framed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    yield _PART_HEAD
+    yield from chunks
+    yield _PART_TAIL
+
+
+async def _aframed(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    yield _PART_HEAD
+    async for chunk in chunks:
+        yield chunk
+    yield _PART_TAIL
 
 
 def _flag(value: bool) -> str:
@@ -60,16 +93,17 @@ def _ipfs_path(cid: str) -> str:
     return cid if cid.startswith("/") else f"/ipfs/{cid}"
 
 
-def _error_message(response: httpx.Response) -> str:
-    """Kubo's own words for an error answer: the ``Message`` of its JSON body."""
+def _error_message(response: httpx.Response) -> tuple[str, int | None]:
+    """Kubo's own words for an error answer: the ``Message`` and ``Code`` of its JSON body."""
     text = response.text
     try:
         body = json.loads(text)
     except ValueError:
-        return text.strip()
+        return text.strip(), None
     if isinstance(body, dict) and isinstance(body.get("Message"), str):
-        return str(body["Message"])
-    return text.strip()
+        code = body.get("Code")
+        return str(body["Message"]), code if isinstance(code, int) else None
+    return text.strip(), None
 
 
 class _KuboBase:
@@ -104,6 +138,15 @@ class _KuboBase:
         files = None
         if call.upload is not None:
             files = {"file": ("data", call.upload, "application/octet-stream")}
+        content: Iterator[bytes] | AsyncIterator[bytes] | None = None
+        headers = {}
+        if call.stream is not None:
+            content = (
+                _aframed(call.stream)
+                if isinstance(call.stream, AsyncIterable)
+                else _framed(call.stream)
+            )
+            headers["Content-Type"] = f"multipart/form-data; boundary={_BOUNDARY}"
         # The RPC API accepts POST only; the timeout goes on the request so that it
         # holds for an injected client too.
         return httpx.Request(
@@ -111,6 +154,8 @@ class _KuboBase:
             f"{self.api_url}/api/v0/{call.command}",
             params=params,
             files=files,
+            content=content,
+            headers=headers,
             extensions={"timeout": timeout.as_dict()},
         )
 
@@ -121,8 +166,9 @@ class _KuboBase:
             yield
         except httpx.HTTPStatusError as exc:
             response = exc.response
-            raise IPFSRequestError(
-                str(exc.request.url), response.status_code, _error_message(response)
+            message, code = _error_message(response)
+            raise KuboAPIError(
+                str(exc.request.url), response.status_code, message, code=code
             ) from exc
         except httpx.TimeoutException as exc:
             raise IPFSUnavailable(
@@ -147,8 +193,25 @@ class _KuboBase:
         return _Call("cat", (("arg", _ipfs_path(cid)),), deadline=timeout)
 
     @staticmethod
-    def _pin_add_call(cid: str) -> _Call:
-        return _Call("pin/add", (("arg", _ipfs_path(cid)),))
+    def _pin_add_call(cid: str, timeout: float | None = None) -> _Call:
+        return _Call("pin/add", (("arg", _ipfs_path(cid)),), deadline=timeout)
+
+    @staticmethod
+    def _dag_import_stream_call(car: Iterable[bytes] | AsyncIterable[bytes]) -> _Call:
+        params = (("pin-roots", "false"), ("stats", "true"))
+        return _Call("dag/import", params, stream=car)
+
+    def _parse_import_stats(self, response: httpx.Response) -> int:
+        for line in response.text.splitlines():
+            stats = self._json_object(line, response).get("Stats") if line.strip() else None
+            if isinstance(stats, dict) and isinstance(stats.get("BlockCount"), int):
+                return int(stats["BlockCount"])
+        # Kubo reports a failure after the headers only in a trailer (see _parse_add).
+        raise IPFSRequestError(
+            str(response.request.url),
+            response.status_code,
+            "Kubo answered without its import statistics (the import failed)",
+        )
 
     @staticmethod
     def _pin_rm_call(cid: str) -> _Call:
@@ -413,11 +476,13 @@ class KuboClient(_KuboBase):
         """
         return self._parse_cat(self._send(self._cat_call(cid, timeout)))
 
-    def pin_add(self, cid: str) -> None:
+    def pin_add(self, cid: str, *, timeout: float | None = None) -> None:
         """Pin content recursively, so the node keeps it (fetching it if needed).
 
         Args:
             cid: The CID to pin.
+            timeout: Seconds Kubo may spend fetching missing blocks before it
+                gives up; None waits as long as the client's own timeout allows.
 
         Raises:
             IPFSUnavailable: No Kubo RPC API answers at ``api_url``.
@@ -429,7 +494,7 @@ class KuboClient(_KuboBase):
             >>> cid in ipfs.pins()
             True
         """
-        self._send(self._pin_add_call(cid))
+        self._send(self._pin_add_call(cid, timeout))
 
     def pin_rm(self, cid: str) -> None:
         """Remove a recursive pin; the garbage collector may then drop the content.
@@ -545,6 +610,31 @@ class KuboClient(_KuboBase):
         call, roots = self._dag_import_call(car, pin_roots)
         return self._parse_dag_import(self._send(call), roots, pin_roots)
 
+    def dag_import_stream(self, car: Iterable[bytes]) -> int:
+        """Store the blocks of a CAR streamed as it is produced, without pinning.
+
+        The body is sent as ``car`` yields it (chunked), so the CAR never has to
+        be held in memory; its roots are ignored: pin the DAG afterwards with
+        :meth:`pin_add`. The call succeeds only once Kubo has read the whole CAR.
+
+        Args:
+            car: The CARv1's bytes, in pieces.
+
+        Returns:
+            How many blocks Kubo read.
+
+        Raises:
+            IPFSUnavailable: No Kubo RPC API answers at ``api_url``, or the
+                connection broke during the upload.
+            IPFSRequestError: Kubo refused the CAR.
+
+        Example:
+            >>> car = ipfs.dag_export(ipfs.add(b"hello\\n", pin=False))
+            >>> ipfs.dag_import_stream(iter([car[:10], car[10:]]))
+            1
+        """
+        return self._parse_import_stats(self._send(self._dag_import_stream_call(car)))
+
     def close(self) -> None:
         """Close the httpx client, if this object created it.
 
@@ -653,7 +743,7 @@ class AsyncKuboClient(_KuboBase):
         """
         return self._parse_cat(await self._send(self._cat_call(cid, timeout)))
 
-    async def pin_add(self, cid: str) -> None:
+    async def pin_add(self, cid: str, *, timeout: float | None = None) -> None:
         """Pin content recursively; see :meth:`KuboClient.pin_add`.
 
         Example:
@@ -665,7 +755,7 @@ class AsyncKuboClient(_KuboBase):
             >>> asyncio.run(keep(b"keep me too\\n"))
             True
         """
-        await self._send(self._pin_add_call(cid))
+        await self._send(self._pin_add_call(cid, timeout))
 
     async def pin_rm(self, cid: str) -> None:
         """Remove a recursive pin; see :meth:`KuboClient.pin_rm`.
@@ -730,6 +820,21 @@ class AsyncKuboClient(_KuboBase):
         """
         call, roots = self._dag_import_call(car, pin_roots)
         return self._parse_dag_import(await self._send(call), roots, pin_roots)
+
+    async def dag_import_stream(self, car: AsyncIterable[bytes]) -> int:
+        """Store the blocks of a streamed CAR; see :meth:`KuboClient.dag_import_stream`.
+
+        Example:
+            >>> async def import_stream(car: bytes) -> int:
+            ...     async def pieces() -> AsyncIterator[bytes]:
+            ...         yield car
+            ...     async with AsyncKuboClient(api_url) as ipfs:
+            ...         return await ipfs.dag_import_stream(pieces())
+            >>> from collections.abc import AsyncIterator
+            >>> asyncio.run(import_stream(ipfs.dag_export(ipfs.add(b"hello\\n"))))
+            1
+        """
+        return self._parse_import_stats(await self._send(self._dag_import_stream_call(car)))
 
     async def close(self) -> None:
         """Close the httpx client, if this object created it.
