@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
@@ -61,6 +63,19 @@ class Signer:
             raise ValueError(f"a digest is 32 bytes, not {len(digest)}")
         signed = self._account.unsafe_sign_hash(Hash32(digest))
         return int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big")
+
+    def derive_secret(self, info: bytes, length: int = 32) -> bytes:
+        """A secret derived from this account's key for one purpose, named by ``info``.
+
+        HKDF-SHA256 (RFC 5869) over the private key, no salt; the key itself
+        never leaves the signer, and different ``info`` give unrelated secrets.
+        troika derives an identity's X25519 key-agreement key this way, so the
+        keystore holds one secret per identity.
+        """
+        if not info:
+            raise ValueError("derive_secret needs a non-empty info naming the purpose")
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info)
+        return hkdf.derive(bytes(self._account.key))
 
     def __repr__(self) -> str:
         return f"Signer(address={self.address!r})"
