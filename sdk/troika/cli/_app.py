@@ -19,6 +19,7 @@ from troika.cli import _did_serve  # noqa: F401  (registers `troika did serve`)
 from troika.cli._car import car_app
 from troika.cli._did import did_app
 from troika.cli._ipfs import ipfs_app
+from troika.cli._options import JsonOption
 
 __all__ = ["app", "main"]
 
@@ -41,7 +42,6 @@ ipfs_app.add_typer(car_app, name="car")
 
 _out = Console(highlight=False)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 HomeOption = Annotated[
     Path | None,
     typer.Option("--home", help="The troika home [env: TROIKA_HOME].", show_default=False),

@@ -11,6 +11,17 @@ from typing import Annotated
 
 import typer
 
+from troika.cli._options import (
+    ChunkSizeOption,
+    CidVersionOption,
+    DereferenceOption,
+    HiddenOption,
+    ImportPathArgument,
+    JsonOption,
+    ProfileOption,
+    RawLeavesOption,
+)
+
 __all__ = ["car_app"]
 
 car_app = typer.Typer(help="CAR v1 files: create and verify.", no_args_is_help=True)
@@ -24,9 +35,7 @@ def _fail(message: str) -> typer.Exit:
 @car_app.command("verify")
 def car_verify(
     file: Annotated[Path, typer.Argument(help="The CAR file (v1, or v2 with a v1 payload).")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object for scripts.")
-    ] = False,
+    as_json: JsonOption = False,
     max_block_size: Annotated[
         int | None,
         typer.Option(
@@ -75,47 +84,17 @@ def car_verify(
 
 @car_app.command("create")
 def car_create(
-    path: Annotated[Path, typer.Argument(help="A file, symlink or folder (imported recursively).")],
+    path: ImportPathArgument,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The CAR file to write.", show_default=False)
     ],
-    profile: Annotated[
-        str, typer.Option("--profile", help="kubo-v0 (Kubo's default) or v1-2025.")
-    ] = "kubo-v0",
-    cid_version: Annotated[
-        int | None,
-        typer.Option(
-            "--cid-version",
-            help="0 or 1 [default: the profile's]; 1 implies --raw-leaves, as in Kubo.",
-            show_default=False,
-        ),
-    ] = None,
-    raw_leaves: Annotated[
-        bool | None,
-        typer.Option(
-            "--raw-leaves/--no-raw-leaves",
-            help="Leaves as raw blocks or dag-pb nodes [default: the profile's].",
-            show_default=False,
-        ),
-    ] = None,
-    chunk_size: Annotated[
-        int | None,
-        typer.Option(
-            "--chunk-size", help="Bytes per chunk [default: the profile's].", show_default=False
-        ),
-    ] = None,
-    hidden: Annotated[
-        bool, typer.Option("--hidden", help="Include entries whose names start with a dot.")
-    ] = False,
-    dereference_symlinks: Annotated[
-        bool,
-        typer.Option(
-            "--dereference-symlinks", help="Import what symlinks point to, not the links."
-        ),
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object for scripts.")
-    ] = False,
+    profile: ProfileOption = "kubo-v0",
+    cid_version: CidVersionOption = None,
+    raw_leaves: RawLeavesOption = None,
+    chunk_size: ChunkSizeOption = None,
+    hidden: HiddenOption = False,
+    dereference_symlinks: DereferenceOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write PATH as a CARv1, the same bytes as `ipfs add` then `ipfs dag export`; print its CID.
 

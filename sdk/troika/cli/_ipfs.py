@@ -11,6 +11,17 @@ from typing import Annotated, Any
 
 import typer
 
+from troika.cli._options import (
+    ChunkSizeOption,
+    CidVersionOption,
+    DereferenceOption,
+    HiddenOption,
+    ImportPathArgument,
+    JsonOption,
+    ProfileOption,
+    RawLeavesOption,
+)
+
 __all__ = ["ipfs_app"]
 
 ipfs_app = typer.Typer(
@@ -20,42 +31,14 @@ ipfs_app = typer.Typer(
 
 @ipfs_app.command("cid")
 def ipfs_cid(
-    path: Annotated[Path, typer.Argument(help="A file, symlink or folder (imported recursively).")],
-    profile: Annotated[
-        str, typer.Option("--profile", help="kubo-v0 (Kubo's default) or v1-2025.")
-    ] = "kubo-v0",
-    cid_version: Annotated[
-        int | None,
-        typer.Option(
-            "--cid-version",
-            help="0 or 1 [default: the profile's]; 1 implies --raw-leaves, as in Kubo.",
-            show_default=False,
-        ),
-    ] = None,
-    raw_leaves: Annotated[
-        bool | None,
-        typer.Option(
-            "--raw-leaves/--no-raw-leaves",
-            help="Leaves as raw blocks or dag-pb nodes [default: the profile's].",
-            show_default=False,
-        ),
-    ] = None,
-    chunk_size: Annotated[
-        int | None,
-        typer.Option(
-            "--chunk-size", help="Bytes per chunk [default: the profile's].", show_default=False
-        ),
-    ] = None,
-    hidden: Annotated[
-        bool, typer.Option("--hidden", help="Include entries whose names start with a dot.")
-    ] = False,
-    dereference_symlinks: Annotated[
-        bool,
-        typer.Option(
-            "--dereference-symlinks", help="Import what symlinks point to, not the links."
-        ),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    path: ImportPathArgument,
+    profile: ProfileOption = "kubo-v0",
+    cid_version: CidVersionOption = None,
+    raw_leaves: RawLeavesOption = None,
+    chunk_size: ChunkSizeOption = None,
+    hidden: HiddenOption = False,
+    dereference_symlinks: DereferenceOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Print the CID that `ipfs add --only-hash` gives for PATH, computed by troika."""
     from troika.ipfs import cid_of
@@ -135,7 +118,7 @@ def ipfs_add(
     profile: Annotated[
         str, typer.Option("--profile", help="kubo-v0 (Kubo's default) or v1-2025.")
     ] = "kubo-v0",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Add PATH (CID as `ipfs add` computes it), store it and pin it; print the CID."""
     import os
@@ -189,7 +172,7 @@ def ipfs_get(
         str | None,
         typer.Option("--gateway", help="Trustless gateway URL (with --from gateway)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write CID (file or folder) to OUTPUT, every block verified against its CID."""
     from troika._errors import ConfigError
