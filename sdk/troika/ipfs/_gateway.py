@@ -24,7 +24,6 @@ import httpx
 
 from troika._errors import (
     CARError,
-    ConfigError,
     IncompleteDAG,
     IPFSRequestError,
     IPFSUnavailable,
@@ -34,6 +33,7 @@ from troika._errors import (
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, Block, read_car
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import links_of_block, walk_dag
+from troika.ipfs._http import checked_http_url, http_timeout
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = ["DEFAULT_GATEWAY_URL", "AsyncGateway", "DAGScope", "Gateway"]
@@ -77,15 +77,8 @@ class _GatewayBase:
     """What both gateways share; builds requests and verifies answers, no I/O."""
 
     def __init__(self, url: str, timeout: float | httpx.Timeout) -> None:
-        reason = "expected an http(s) URL such as 'http://127.0.0.1:8080'"
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise ConfigError("gateway_url", url, f"{reason} ({exc})") from exc
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ConfigError("gateway_url", url, reason)
-        self.url = url.rstrip("/")
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.url = checked_http_url(url, "gateway_url", "http://127.0.0.1:8080")
+        self.timeout = http_timeout(timeout)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"

@@ -24,7 +24,6 @@ import httpx
 
 from troika._errors import (
     CARError,
-    ConfigError,
     IPFSRequestError,
     IPFSUnavailable,
     KuboAPIError,
@@ -33,6 +32,7 @@ from troika._errors import (
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
 from troika.ipfs._dag import links_of_block, walk_dag
+from troika.ipfs._http import checked_http_url, http_timeout
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
 
@@ -110,15 +110,8 @@ class _KuboBase:
     """What both clients share; builds requests and parses answers, no I/O."""
 
     def __init__(self, api_url: str, timeout: float | httpx.Timeout) -> None:
-        reason = "expected an http(s) URL such as 'http://127.0.0.1:5001'"
-        try:
-            url = httpx.URL(api_url)
-        except httpx.InvalidURL as exc:
-            raise ConfigError("api_url", api_url, f"{reason} ({exc})") from exc
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ConfigError("api_url", api_url, reason)
-        self.api_url = api_url.rstrip("/")
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.api_url = checked_http_url(api_url, "api_url", "http://127.0.0.1:5001")
+        self.timeout = http_timeout(timeout)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.api_url!r})"

@@ -46,6 +46,7 @@ from troika._errors import (
     PinTimeout,
 )
 from troika.ipfs._cid import CID, CIDLike
+from troika.ipfs._http import checked_http_url, http_timeout
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = [
@@ -376,19 +377,12 @@ class _PinningBase:
     """What both clients share; builds requests and parses answers, no I/O."""
 
     def __init__(self, endpoint: str, token: str, timeout: float | httpx.Timeout) -> None:
-        reason = "expected an http(s) URL such as 'https://api.example.com/psa'"
-        try:
-            url = httpx.URL(endpoint)
-        except httpx.InvalidURL as exc:
-            raise ConfigError("endpoint", endpoint, f"{reason} ({exc})") from exc
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ConfigError("endpoint", endpoint, reason)
         if not isinstance(token, str) or not token.strip():
             # The value is never quoted: it is a secret.
             raise ConfigError("token", "<hidden>", "an access token is required")
-        self.endpoint = endpoint.rstrip("/")
+        self.endpoint = checked_http_url(endpoint, "endpoint", "https://api.example.com/psa")
         self.__token = token
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.timeout = http_timeout(timeout)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.endpoint!r})"
