@@ -131,3 +131,21 @@ def test_receipt_timeout(test_artifacts: ArtifactStore, tmp_path: Path) -> None:
 
     with Anvil(extra_args=["--no-mining"], workdir=tmp_path / "anvil") as idle:
         asyncio.run(scenario(idle.url))
+
+
+def test_prepare_for_a_wallet_then_send_raw(make_chain: Factory) -> None:
+    from eth_account import Account
+
+    async def scenario() -> tuple[int, int]:
+        async with await make_chain() as chain:
+            wallet = Account.create()
+            await chain.transfer(wallet.address, 10**18)
+            probe = await chain.deploy("Probe", 10, wallet.address)
+            unsigned = await probe.prepare("set", 9, sender=wallet.address)
+            receipt = await chain.send_raw(bytes(wallet.sign_transaction(unsigned).raw_transaction))
+            assert receipt.sender == wallet.address
+            with pytest.raises(ContractReverted):
+                await probe.prepare("set", 11, sender=wallet.address)  # would revert: caught early
+            return await probe.call("value"), unsigned["nonce"]
+
+    assert asyncio.run(scenario()) == (9, 0)

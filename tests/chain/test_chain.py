@@ -289,3 +289,17 @@ def test_calls_that_match_no_function(chain: Chain, probe, function: str, args: 
         assert caught.value.call == f"Probe.{function}"
         assert isinstance(caught.value, ValueError)
         assert "\n" not in str(caught.value)
+
+
+def test_prepare_for_a_wallet_then_send_raw(chain: Chain, probe) -> None:  # type: ignore[no-untyped-def]
+    from eth_account import Account
+
+    wallet = Account.create()
+    chain.transfer(wallet.address, 10**18)
+    unsigned = probe.prepare("set", 6, sender=wallet.address)
+    assert unsigned["type"] == 2
+    assert unsigned["chainId"] == chain.chain_id
+    assert probe.call("value") == 0  # nothing sent yet
+    receipt = chain.send_raw(bytes(wallet.sign_transaction(unsigned).raw_transaction))
+    assert receipt.sender == wallet.address
+    assert probe.call("value") == 6

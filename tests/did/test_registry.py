@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from troika import DeploymentNotFound, DIDError
+from troika import DeploymentNotFound, DIDError, InvalidContractCall
 from troika.chain import Chain, Keystore, Signer
 from troika.did._registry import (
     KNOWN_REGISTRIES,
@@ -127,3 +127,52 @@ def test_known_registries_match_the_reference_deployments() -> None:
 def test_names_longer_than_32_bytes() -> None:
     with pytest.raises(DIDError):
         bytes32("did/pub/Secp256k1/veriKey/hex/and-far-too-long")
+
+
+def test_signed_revocations_and_deactivation(chain: Chain, owner: Signer) -> None:
+    from troika.did import EthrResolver, Resolver, ethr_did
+
+    registry = EthrRegistry.deploy(chain)
+    me, relayer = owner.address, chain.accounts[3]
+    registry.add_delegate_signed(me, "veriKey", relayer, DAY, owner=owner, relayer=relayer)
+    registry.set_attribute_signed(me, "did/svc/X", b"x", DAY, owner=owner, relayer=relayer)
+    registry.revoke_delegate_signed(me, "veriKey", relayer, owner=owner, relayer=relayer)
+    registry.revoke_attribute_signed(me, "did/svc/X", b"x", owner=owner, relayer=relayer)
+    assert not registry.valid_delegate(me, "veriKey", relayer)
+    kinds = [(type(e).__name__, getattr(e, "valid_to", None) == 0) for e in registry.history(me)]
+    assert kinds[-1] == ("AttributeChanged", True)  # validTo 0: revoked
+    registry.deactivate_signed(me, owner=owner, relayer=relayer)
+    last = registry.history(me)[-1]
+    assert isinstance(last, OwnerChanged)
+    assert last.owner == "0x0000000000000000000000000000000000000000"
+    # ERC-1056 falls back to the identity's own address when no owner is set
+    assert registry.identity_owner(me) == me
+    resolver = Resolver()
+    resolver.register("ethr", EthrResolver({chain.chain_id: chain}))
+    result = resolver.resolve(str(ethr_did(me, chain.chain_id)))
+    assert result.did_document_metadata.deactivated is True
+
+
+def test_a_wallet_that_only_signs(chain: Chain, tmp_path: Path) -> None:
+    wallet = Account.create()  # the key stays in the "wallet"
+    chain.transfer(wallet.address, 10**18)
+    registry = EthrRegistry.deploy(chain)
+    unsigned = registry.prepare(
+        "setAttribute",
+        wallet.address,
+        bytes32("did/svc/Hub"),
+        b"https://hub.example",
+        DAY,
+        sender=wallet.address,
+    )
+    assert unsigned["chainId"] == chain.chain_id
+    assert unsigned["nonce"] == 0
+    assert "from" not in unsigned
+    signed = wallet.sign_transaction(unsigned)
+    receipt = chain.send_raw(bytes(signed.raw_transaction))
+    assert receipt.sender == wallet.address
+    (event,) = registry.history(wallet.address)
+    assert isinstance(event, AttributeChanged)
+    assert event.value == b"https://hub.example"
+    with pytest.raises(InvalidContractCall):
+        registry.prepare("identityOwner", wallet.address, sender=wallet.address)

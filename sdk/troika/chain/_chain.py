@@ -308,6 +308,47 @@ class Chain(ChainCore):
         tx_hash = self._broadcast(sender, origin, tx)
         return self.wait(tx_hash, timeout=timeout, errors=known, contract=contract)
 
+    def prepare(
+        self,
+        *,
+        to: str | None,
+        sender: str,
+        data: bytes = b"",
+        value: int = 0,
+        gas: int | None = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+        contract: str | None = None,
+    ) -> dict[str, Any]:
+        """An unsigned EIP-1559 transaction for a wallet that only signs: gas
+        (estimated, so a revert shows here), fees, chain id and ``sender``'s
+        next nonce filled in. Nothing is sent; submit the signed bytes with
+        :meth:`send_raw`.
+
+        Raises:
+            ContractReverted: it would revert.
+            TransactionRejected: the node refuses it (funds, ...).
+        """
+        origin = checked_address(sender, "sender")
+        known = self._known_errors(errors)
+        tx = self._draft(origin, to, data, value, self.chain_id)
+        if gas is None:
+            try:
+                with translate_errors(self.url, "eth_estimateGas", known, contract=contract):
+                    gas = gas_with_margin(int(self.w3.eth.estimate_gas(tx_params(tx))))
+            except RPCError as exc:
+                raise TransactionRejected(origin, exc.message) from exc
+        tx["gas"] = gas
+        tx.update(self._fees())
+        tx["nonce"] = self._pending_count(origin)
+        tx["type"] = 2 if "maxFeePerGas" in tx else 0
+        return self._unsigned(tx)
+
+    def send_raw(self, raw: bytes, *, timeout: float | None = None) -> Receipt:
+        """Broadcast a transaction a wallet signed, and wait for its receipt."""
+        with translate_errors(self.url, "eth_sendRawTransaction"):
+            sent = self.w3.eth.send_raw_transaction(raw)
+        return self.wait("0x" + bytes(sent).hex(), timeout=timeout, errors=self._known_errors(()))
+
     def _broadcast(self, sender: Sender, origin: str, tx: dict[str, Any]) -> str:
         for attempt in range(2):
             try:
@@ -487,6 +528,22 @@ class Contract(ContractCore):
         where = f"{self.name}.{function}"
         with translate_errors(self.chain.url, where, self._errors(), contract=self.name):
             return self._web3.functions[function](*args).call(options)
+
+    def prepare(
+        self, function: str, *args: Any, sender: str, value: int = 0, gas: int | None = None
+    ) -> dict[str, Any]:
+        """An unsigned transaction calling ``function``, for a wallet that only signs."""
+        with translate_errors(self.chain.url, f"{self.name}.{function}", contract=self.name):
+            data = self._encode(function, args)
+        return self.chain.prepare(
+            to=self.address,
+            sender=sender,
+            data=data,
+            value=value,
+            gas=gas,
+            errors=self._errors(),
+            contract=self.name,
+        )
 
     def transact(
         self,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from troika._errors import DeploymentNotFound, DIDError
+from troika._errors import DeploymentNotFound, DIDError, InvalidContractCall
 from troika.did._pkh import to_checksum_address
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when a registry is used
@@ -45,6 +45,23 @@ KNOWN_REGISTRIES: Mapping[int, str] = {
     137: "0xdCa7EF03e98e0DC2B855bE647C39ABe984fcF21B",  # Polygon
     11155111: "0x03d5003bf0e79C5F5223588F347ebA39AfbC3818",  # Sepolia
 }
+
+#: The owner of a deactivated identity.
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+_CHANGES = frozenset(
+    {
+        f"{name}{suffix}"
+        for name in (
+            "changeOwner",
+            "addDelegate",
+            "revokeDelegate",
+            "setAttribute",
+            "revokeAttribute",
+        )
+        for suffix in ("", "Signed")
+    }
+)
 
 #: How many history events one resolution may replay before it gives up.
 MAX_HISTORY = 10_000
@@ -333,6 +350,79 @@ class EthrRegistry:
         return self.contract.transact(
             "setAttributeSigned", identity, v, r, s, key, value, validity, sender=relayer
         )
+
+    def revoke_delegate_signed(
+        self,
+        identity: str,
+        delegate_type: str | bytes,
+        delegate: str,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """End a delegation with the owner's signature; ``relayer`` pays the gas."""
+        kind = bytes32(delegate_type)
+        v, r, s = self._signed(identity, owner, "revokeDelegate", kind, _address(delegate))
+        return self.contract.transact(
+            "revokeDelegateSigned", identity, v, r, s, kind, delegate, sender=relayer
+        )
+
+    def revoke_attribute_signed(
+        self,
+        identity: str,
+        name: str | bytes,
+        value: bytes,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """Revoke an attribute with the owner's signature; ``relayer`` pays the gas."""
+        key = bytes32(name)
+        v, r, s = self._signed(identity, owner, "revokeAttribute", key, value)
+        return self.contract.transact(
+            "revokeAttributeSigned", identity, v, r, s, key, value, sender=relayer
+        )
+
+    # -- deactivation -----------------------------------------------------------------
+
+    def deactivate(self, identity: str, *, sender: Sender) -> Receipt:
+        """Deactivate the DID: its owner becomes the zero address, and did:ethr
+        resolvers report it ``deactivated`` with an empty document.
+
+        What ERC-1056 cannot undo: with no owner set, ``identityOwner`` falls
+        back to the identity's own address, so the identity's original key
+        could still sign changes afterwards. Deactivation is final only if
+        that key is destroyed (or was never the owner's).
+        """
+        return self.change_owner(identity, ZERO_ADDRESS, sender=sender)
+
+    def deactivate_signed(
+        self, identity: str, *, owner: Signer, relayer: Sender | None = None
+    ) -> Receipt:
+        """:meth:`deactivate` with the owner's signature; ``relayer`` pays the gas."""
+        return self.change_owner_signed(identity, ZERO_ADDRESS, owner=owner, relayer=relayer)
+
+    # -- for wallets that only sign -------------------------------------------------------
+
+    def prepare(self, change: str, *args: Any, sender: str) -> dict[str, Any]:
+        """An unsigned transaction of a registry change, for a wallet to sign.
+
+        ``change`` is one of the registry's functions (``"changeOwner"``,
+        ``"addDelegate"``, ``"setAttribute"``, ... and their ``*Signed``
+        forms) with its arguments as the contract takes them (``bytes32``
+        names from :func:`bytes32`). Gas, fees, chain id and the sender's next
+        nonce are filled in; nothing is sent. Submit what the wallet signed
+        with ``chain.send_raw(signed)``.
+
+        Raises:
+            InvalidContractCall: not a registry change, or arguments it does not take.
+        """
+        if change not in _CHANGES:
+            raise InvalidContractCall(
+                f"{self.contract.name}.{change}",
+                f"not a registry change; one of {sorted(_CHANGES)}",
+            )
+        return self.contract.prepare(change, *args, sender=sender)
 
     # -- history -----------------------------------------------------------------
 
