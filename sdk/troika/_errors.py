@@ -42,9 +42,18 @@ TroikaError
  ├── DIDError
  │    ├── InvalidDID (ValueError)           not a DID or DID URL: .did, .error
  │    │    └── InvalidPublicKey             a did:key whose key is unusable: .did, .error
- │    └── DIDResolutionError                resolution failed: .did, .error (spec's code)
- │         ├── DIDNotFound (LookupError)    .did
- │         └── MethodNotSupported           no resolver for the method: .did, .method
+ │    ├── DIDResolutionError                resolution failed: .did, .error (spec's code)
+ │    │    ├── DIDNotFound (LookupError)    .did
+ │    │    └── MethodNotSupported           no resolver for the method: .did, .method
+ │    └── SIWEError                         Sign-In with Ethereum failed: .message
+ │         ├── InvalidSIWEMessage (ValueError)  not an EIP-4361 message: .text, .line
+ │         ├── SIWESignatureError           malformed, or not the address's: .address, .recovered
+ │         ├── SIWEDomainMismatch           .expected, .actual
+ │         ├── SIWENonceMismatch            .expected, .actual
+ │         ├── SIWEChainMismatch            .expected, .actual
+ │         ├── SIWEExpired                  past its Expiration Time: .expiration_time, .now
+ │         ├── SIWENotYetValid              before its Not Before: .not_before, .now
+ │         └── SIWEDIDMismatch              the signer is not that DID: .did, .address
  ├── AssetError
  └── ComputeError
 ```
@@ -86,6 +95,7 @@ __all__ = [
     "InvalidDID",
     "InvalidKeyName",
     "InvalidPublicKey",
+    "InvalidSIWEMessage",
     "KeyExists",
     "KeyNotFound",
     "KeystoreError",
@@ -100,6 +110,14 @@ __all__ = [
     "PinningServiceError",
     "RPCError",
     "RPCUnavailable",
+    "SIWEChainMismatch",
+    "SIWEDIDMismatch",
+    "SIWEDomainMismatch",
+    "SIWEError",
+    "SIWEExpired",
+    "SIWENonceMismatch",
+    "SIWENotYetValid",
+    "SIWESignatureError",
     "SymlinkLoop",
     "TransactionError",
     "TransactionRejected",
@@ -590,6 +608,92 @@ class MethodNotSupported(DIDResolutionError):
             "methodNotSupported",
             reason or f"no resolver for did:{method}; register one with Resolver.register()",
         )
+
+
+class SIWEError(DIDError):
+    """A Sign-In with Ethereum (EIP-4361) message did not parse or did not verify.
+
+    ``message`` is the parsed message (a ``troika.did.SIWEMessage``), or the
+    text when it did not parse.
+    """
+
+    def __init__(self, message: object, reason: str) -> None:
+        self.message = message
+        super().__init__(reason)
+
+
+class InvalidSIWEMessage(SIWEError, ValueError):
+    """Not an EIP-4361 message: ``line`` (1-based) is where it stops matching the ABNF."""
+
+    def __init__(self, text: str, line: int, reason: str) -> None:
+        self.text = text
+        self.line = line
+        super().__init__(text, f"not a Sign-In with Ethereum message (line {line}): {reason}")
+
+
+class SIWESignatureError(SIWEError):
+    """The signature is malformed, or an account other than the message's signed it."""
+
+    def __init__(self, message: object, address: str, recovered: str | None, reason: str) -> None:
+        self.address = address
+        self.recovered = recovered
+        super().__init__(message, f"the signature does not prove {address!r}: {reason}")
+
+
+class _SIWEMismatch(SIWEError):
+    field = ""
+
+    def __init__(self, message: object, expected: object, actual: object) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            message, f"the message's {self.field} is {actual!r}, not the expected {expected!r}"
+        )
+
+
+class SIWEDomainMismatch(_SIWEMismatch):
+    """The message was made for another domain (a phishing site's, perhaps)."""
+
+    field = "domain"
+
+
+class SIWENonceMismatch(_SIWEMismatch):
+    """The message's nonce is not the one the server issued for this sign-in (a replay?)."""
+
+    field = "nonce"
+
+
+class SIWEChainMismatch(_SIWEMismatch):
+    """The message names another chain id than the server expects."""
+
+    field = "chain id"
+
+
+class SIWEExpired(SIWEError):
+    """The message's Expiration Time has passed."""
+
+    def __init__(self, message: object, expiration_time: object, now: object) -> None:
+        self.expiration_time = expiration_time
+        self.now = now
+        super().__init__(message, f"the message expired at {expiration_time!r} (now {now!r})")
+
+
+class SIWENotYetValid(SIWEError):
+    """The message's Not Before time has not come yet."""
+
+    def __init__(self, message: object, not_before: object, now: object) -> None:
+        self.not_before = not_before
+        self.now = now
+        super().__init__(message, f"the message is not valid before {not_before!r} (now {now!r})")
+
+
+class SIWEDIDMismatch(SIWEError):
+    """The message's signer is not the DID it claims to sign in as."""
+
+    def __init__(self, message: object, did: str, address: str, reason: str) -> None:
+        self.did = did
+        self.address = address
+        super().__init__(message, f"{address!r} cannot sign in as {did!r}: {reason}")
 
 
 class AssetError(TroikaError):

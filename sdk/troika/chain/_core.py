@@ -7,11 +7,15 @@ deployments record and decoding events happen here, once.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.address import is_address, to_checksum_address
 from web3.types import TxParams
@@ -177,26 +181,30 @@ class ContractCore:
             entry = wanted.get(log.topics[0])
             if entry is None:
                 continue
-            decoded = self._web3.events[str(entry["name"])]().process_log(
-                {
-                    "address": log.address,
-                    "topics": list(log.topics),
-                    "data": log.data,
-                    "logIndex": log.log_index,
-                    "transactionHash": bytes.fromhex(log.tx_hash[2:]),
-                    "transactionIndex": 0,
-                    "blockHash": b"\x00" * 32,
-                    "blockNumber": log.block_number,
-                }
-            )
+            args = _decode_elementary(entry, log)
+            if args is None:  # tuples and the like: web3's general (and slower) decoder
+                decoded = self._web3.events[str(entry["name"])]().process_log(
+                    {
+                        "address": log.address,
+                        "topics": list(log.topics),
+                        "data": log.data,
+                        "logIndex": log.log_index,
+                        "transactionHash": bytes.fromhex(log.tx_hash[2:]),
+                        "transactionIndex": 0,
+                        "blockHash": b"\x00" * 32,
+                        "blockNumber": log.block_number,
+                    }
+                )
+                args = dict(decoded["args"])
             found.append(
                 Event(
                     name=str(entry["name"]),
-                    args=dict(decoded["args"]),
+                    args=args,
                     address=self.address,
                     tx_hash=log.tx_hash,
                     block_number=log.block_number,
                     log_index=log.log_index,
+                    block_timestamp=log.block_timestamp,
                 )
             )
         return found
@@ -236,3 +244,39 @@ class ContractCore:
             "toBlock": to_block,
             "topics": topics,
         }
+
+
+# A history names the same few addresses again and again; each checksum is a keccak.
+_checksum = functools.lru_cache(maxsize=4096)(to_checksum_address)
+_ELEMENTARY = re.compile(r"(address|bool|bytes([1-9]|[12][0-9]|3[0-2])?|string|u?int[0-9]*)")
+_DYNAMIC = ("bytes", "string")
+
+
+def _decode_elementary(entry: Mapping[str, Any], log: Log) -> dict[str, Any] | None:
+    """An event's arguments as web3's ``process_log`` gives them, decoded straight
+    with eth-abi (about 20 times faster); None when an input is not an elementary
+    type (tuples, arrays) or the log does not match the ABI, for web3 to handle."""
+    inputs = list(entry.get("inputs", ()))
+    if not all(_ELEMENTARY.fullmatch(str(i.get("type"))) for i in inputs):
+        return None
+    indexed = [i for i in inputs if i.get("indexed")]
+    if len(log.topics) != len(indexed) + (0 if entry.get("anonymous") else 1):
+        return None
+    topics = log.topics[len(log.topics) - len(indexed) :]
+    plain = [i for i in inputs if not i.get("indexed")]
+    try:
+        values = iter(abi_decode([str(i["type"]) for i in plain], log.data))
+        args: dict[str, Any] = {}
+        topic_values = iter(topics)
+        for item in inputs:
+            kind = str(item["type"])
+            if item.get("indexed"):
+                topic = next(topic_values)
+                # A dynamic indexed value is only its hash in the log, as web3 says too.
+                value = topic if kind in _DYNAMIC else abi_decode([kind], topic)[0]
+            else:
+                value = next(values)
+            args[str(item["name"])] = _checksum(value) if kind == "address" else value
+    except (DecodingError, ValueError, TypeError, OverflowError):
+        return None
+    return args

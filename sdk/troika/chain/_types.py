@@ -20,6 +20,8 @@ class Log:
     log_index: int
     tx_hash: str
     block_number: int
+    #: The block's time, when the node puts it in the log (``blockTimestamp``: anvil, geth 1.14+).
+    block_timestamp: int | None = None
 
     @classmethod
     def from_web3(cls, raw: Mapping[str, Any]) -> Log:
@@ -31,7 +33,15 @@ class Log:
             log_index=int(raw["logIndex"]),
             tx_hash="0x" + bytes(raw["transactionHash"]).hex(),
             block_number=int(raw["blockNumber"]),
+            block_timestamp=_optional_int(raw.get("blockTimestamp")),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    # web3 leaves fields it does not know as the node sent them (a hex string).
+    if value is None:
+        return None
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,8 @@ class Event:
     tx_hash: str
     block_number: int
     log_index: int
+    #: The block's time, when the node put it in the log; None otherwise.
+    block_timestamp: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "args", MappingProxyType(dict(self.args)))

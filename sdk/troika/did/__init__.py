@@ -1,8 +1,8 @@
 """troika.did: decentralized identifiers for people, devices and AI agents.
 
 DIDs and DID URLs as values, DID documents and resolution results as frozen
-models, did:key and did:pkh (no I/O), did:ethr on ERC-1056 registries, and
-one resolver for every method.
+models, did:key and did:pkh (no I/O), did:ethr on ERC-1056 registries, did:web
+over HTTPS, and one resolver for every method (with an optional TTL cache).
 
 Example:
     >>> from troika.did import KeyPair, resolve
@@ -14,6 +14,9 @@ Example:
     'z6LS'
 """
 
+from typing import Any
+
+from troika.did._cache import ResolutionCache
 from troika.did._did import DID, DIDURL, DIDLike, DIDURLLike
 from troika.did._document import (
     DID_CONTEXT,
@@ -38,6 +41,14 @@ from troika.did._ethr import (
     ethr_did,
     ethr_document,
 )
+from troika.did._identity import (
+    IDENTITY_KINDS,
+    KEY_AGREEMENT_ATTRIBUTE,
+    PROFILE_SERVICE,
+    Identities,
+    Identity,
+    IdentityKind,
+)
 from troika.did._key import DIDKey, KeyPair, KeyType, PublicKeyFormat, ed25519_to_x25519
 from troika.did._pkh import is_checksum_address, pkh_did, pkh_document, to_checksum_address
 from troika.did._registry import (
@@ -56,6 +67,14 @@ from troika.did._resolver import (
     resolve,
     resolve_document,
 )
+from troika.did._siwe import SIWEMessage, siwe_nonce, verify_siwe
+from troika.did._web import (
+    MAX_DOCUMENT_BYTES,
+    AsyncWebResolver,
+    WebResolver,
+    web_document,
+    web_url,
+)
 
 __all__ = [
     "DID",
@@ -63,12 +82,17 @@ __all__ = [
     "DID_CONTEXT",
     "DID_RESOLUTION_CONTEXT",
     "ETHR_CONTEXT",
+    "IDENTITY_KINDS",
     "JWK",
+    "KEY_AGREEMENT_ATTRIBUTE",
+    "MAX_DOCUMENT_BYTES",
     "NETWORK_CHAIN_IDS",
+    "PROFILE_SERVICE",
     "AsyncEthrRegistry",
     "AsyncEthrResolver",
     "AsyncMethodResolver",
     "AsyncResolver",
+    "AsyncWebResolver",
     "AttributeChanged",
     "DIDDocument",
     "DIDKey",
@@ -81,6 +105,9 @@ __all__ = [
     "EthrNetwork",
     "EthrRegistry",
     "EthrResolver",
+    "Identities",
+    "Identity",
+    "IdentityKind",
     "KeyPair",
     "KeyType",
     "MethodResolver",
@@ -88,11 +115,15 @@ __all__ = [
     "PublicKeyFormat",
     "RegistryEvent",
     "Relationship",
+    "ResolutionCache",
     "ResolutionMetadata",
     "ResolutionResult",
     "Resolver",
+    "SIWEMessage",
     "Service",
     "VerificationMethod",
+    "WebResolver",
+    "create_app",
     "ed25519_to_x25519",
     "ethr_did",
     "ethr_document",
@@ -101,5 +132,19 @@ __all__ = [
     "pkh_document",
     "resolve",
     "resolve_document",
+    "siwe_nonce",
     "to_checksum_address",
+    "verify_siwe",
+    "web_document",
+    "web_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The resolver service needs Starlette (the service extra): loaded on first use.
+    if name == "create_app":
+        from troika.did._service import create_app
+
+        globals()[name] = create_app
+        return create_app
+    raise AttributeError(f"module 'troika.did' has no attribute {name!r}")

@@ -791,6 +791,11 @@ def _chain_failures(did: str, network: str) -> Iterator[None]:
         raise DIDResolutionError(did, "internalError", f"network {network!r}: {exc}") from exc
 
 
+def _log_times(history: Sequence[RegistryEvent]) -> dict[int, int]:
+    # Block times that the node put in the logs (anvil, geth 1.14+): no request for them.
+    return {e.block_number: e.block_timestamp for e in history if e.block_timestamp is not None}
+
+
 def _cutoff(blocks: Sequence[int], count: int) -> int | None:
     if count == len(blocks):
         return None
@@ -889,7 +894,7 @@ class EthrResolver(_EthrResolverCore):
             history = registry.history(
                 parsed.address, from_block=network.config.from_block, max_events=self.max_events
             )
-            times: dict[int, int] = {}
+            times = _log_times(history)
             if at_block is not None:
                 now = self._time(chain, times, at_block, shown)
             elif when is not None:
@@ -1039,7 +1044,7 @@ class AsyncEthrResolver(_EthrResolverCore):
             history = await registry.history(
                 parsed.address, from_block=network.config.from_block, max_events=self.max_events
             )
-            times: dict[int, int] = {}
+            times = _log_times(history)
             if at_block is not None:
                 now = await self._time(chain, times, at_block, shown)
             elif when is not None:

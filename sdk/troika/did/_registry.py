@@ -4,6 +4,7 @@ that did:ethr resolution replays."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -120,6 +121,8 @@ class OwnerChanged:
     block_number: int
     tx_hash: str
     log_index: int
+    #: The block's time, when the node put it in the log (saves a block request).
+    block_timestamp: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ class DelegateChanged:
     block_number: int
     tx_hash: str
     log_index: int
+    #: The block's time, when the node put it in the log (saves a block request).
+    block_timestamp: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,22 +153,28 @@ class AttributeChanged:
     block_number: int
     tx_hash: str
     log_index: int
+    #: The block's time, when the node put it in the log (saves a block request).
+    block_timestamp: int | None = None
 
 
 RegistryEvent: TypeAlias = OwnerChanged | DelegateChanged | AttributeChanged
 
 
+# A history names the same few addresses again and again; each checksum is a keccak.
+_checksum = functools.lru_cache(maxsize=4096)(to_checksum_address)
+
+
 def _typed(event: Event) -> RegistryEvent:
     a = event.args
-    where = (event.block_number, event.tx_hash, event.log_index)
-    identity = to_checksum_address(a["identity"])
+    where = (event.block_number, event.tx_hash, event.log_index, event.block_timestamp)
+    identity = _checksum(a["identity"])
     if event.name == "DIDOwnerChanged":
-        return OwnerChanged(identity, to_checksum_address(a["owner"]), a["previousChange"], *where)
+        return OwnerChanged(identity, _checksum(a["owner"]), a["previousChange"], *where)
     if event.name == "DIDDelegateChanged":
         return DelegateChanged(
             identity,
             bytes(a["delegateType"]),
-            to_checksum_address(a["delegate"]),
+            _checksum(a["delegate"]),
             a["validTo"],
             a["previousChange"],
             *where,

@@ -9,7 +9,8 @@ and the resolution options and return its :class:`DIDDocument` (or a whole
 is the raising convenience. Both resolvers know did:key and did:pkh, which
 need no I/O; methods that do I/O register themselves with their client
 (``resolver.register("ethr", EthrResolver(networks))``). The module's
-``resolve`` also knows did:ethr on the node that troika's settings name.
+``resolve`` also knows did:ethr on the node that troika's settings name, and
+did:web.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from troika._errors import (
     InvalidPublicKey,
     MethodNotSupported,
 )
+from troika.did._cache import ResolutionCache, cache_key, wants_fresh
 from troika.did._did import DID, DIDURL, DIDURLLike
 from troika.did._document import DIDDocument, ResolutionResult
 from troika.did._ethr import EthrResolver
 from troika.did._key import resolve_key
 from troika.did._pkh import resolve_pkh
+from troika.did._web import WebResolver
 
 __all__ = [
     "AsyncMethodResolver",
@@ -80,8 +83,24 @@ class _Outcome:
 class _ResolverCore:
     """The registry and the I/O-free steps that both resolvers share."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, cache: ResolutionCache | None = None) -> None:
         self._methods: dict[str, Any] = dict(_PURE_METHODS)
+        self.cache = cache
+
+    def _cached(self, did: DID, options: Mapping[str, Any]) -> tuple[Any, _Outcome | None]:
+        # (key, hit): key is None without a cache; a noCache resolution never hits.
+        if self.cache is None:
+            return None, None
+        key = cache_key(str(did), options)
+        if wants_fresh(options):
+            return key, None
+        hit = self.cache.get(key)
+        return key, None if hit is None else _Outcome(str(did), hit)
+
+    def _store(self, key: Any, outcome: _Outcome) -> _Outcome:
+        if key is not None and self.cache is not None and outcome.error is None:
+            self.cache.put(key, outcome.result)  # put() itself refuses failed results
+        return outcome
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -186,6 +205,12 @@ def _raise_for(outcome: _Outcome) -> DIDDocument:
 class Resolver(_ResolverCore):
     """Resolves DIDs of every registered method, in this thread.
 
+    Args:
+        cache: keeps successful results for a while (see
+            :class:`~troika.did.ResolutionCache`); None, the default, resolves
+            every time. The ``noCache`` option (or ``no-cache``) bypasses it for
+            one resolution.
+
     Example:
         >>> resolver = Resolver()
         >>> resolver.methods
@@ -220,7 +245,8 @@ class Resolver(_ResolverCore):
         ``version_id`` and ``version_time`` options; other options go to the
         method (did:key takes ``public_key_format`` and
         ``enable_encryption_key_derivation``); ``accept`` picks the
-        representation.
+        representation; ``noCache=True`` skips the cache's lookup (the fresh
+        result still refreshes it) and asks methods for a fresh copy.
         """
         return self._run(did_url, options).result
 
@@ -241,8 +267,11 @@ class Resolver(_ResolverCore):
         if isinstance(prepared, _Outcome):
             return prepared
         did, method, frozen_options = prepared
+        key, hit = self._cached(did, frozen_options)
+        if hit is not None:
+            return hit
         try:
-            return self._finish(did, method(did, frozen_options))
+            return self._store(key, self._finish(did, method(did, frozen_options)))
         except DIDError as exc:
             return _failure(str(did), exc)
         except Exception as exc:
@@ -282,11 +311,14 @@ class AsyncResolver(_ResolverCore):
         if isinstance(prepared, _Outcome):
             return prepared
         did, method, frozen_options = prepared
+        key, hit = self._cached(did, frozen_options)
+        if hit is not None:
+            return hit
         try:
             outcome = method(did, frozen_options)
             if inspect.isawaitable(outcome):
                 outcome = await outcome
-            return self._finish(did, outcome)
+            return self._store(key, self._finish(did, outcome))
         except DIDError as exc:
             return _failure(str(did), exc)
         except Exception as exc:
@@ -304,16 +336,27 @@ def _resolve_ethr(did: DID, options: Mapping[str, Any]) -> ResolutionResult:
 
 
 @functools.cache
+def _web() -> WebResolver:
+    return WebResolver()
+
+
+def _resolve_web(did: DID, options: Mapping[str, Any]) -> ResolutionResult:
+    # The HTTPS client is made on the first did:web only.
+    return _web()(did, options)
+
+
+@functools.cache
 def _default_resolver() -> Resolver:
-    # did:key and did:pkh, and did:ethr on the configured node; made on first use.
+    # did:key and did:pkh, did:ethr on the configured node, did:web; made on first use.
     resolver = Resolver()
     resolver.register("ethr", _resolve_ethr)
+    resolver.register("web", _resolve_web)
     return resolver
 
 
 def resolve(did_url: DIDURLLike, **options: Any) -> ResolutionResult:
-    """Resolve with a resolver that knows did:key and did:pkh (no I/O), and
-    did:ethr on the node troika's settings name (``TROIKA_RPC_URL``).
+    """Resolve with a resolver that knows did:key and did:pkh (no I/O),
+    did:ethr on the node troika's settings name (``TROIKA_RPC_URL``), and did:web.
 
     Example:
         >>> result = resolve("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK")
@@ -324,7 +367,8 @@ def resolve(did_url: DIDURLLike, **options: Any) -> ResolutionResult:
 
 
 def resolve_document(did_url: DIDURLLike, **options: Any) -> DIDDocument:
-    """The document of a did:key, did:pkh or did:ethr (see :func:`resolve`), or a typed error.
+    """The document of a did:key, did:pkh, did:ethr or did:web (see :func:`resolve`),
+    or a typed error.
 
     See :meth:`Resolver.resolve_document` for the errors.
     """
