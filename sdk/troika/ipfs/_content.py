@@ -72,7 +72,8 @@ def add(
 ) -> CID:
     """Compute the DAG of ``source`` as ``ipfs add`` does, store it in ``store`` and pin it.
 
-    A :class:`KuboStore` gets the DAG as one streamed CAR (and retries on
+    A :class:`KuboStore` gets a file through Kubo's ``add``, checked against
+    troika's CID, and a folder's DAG as one streamed CAR (and retries on
     connection errors); any other store gets the blocks one by one, with its
     garbage collector held off until the root is pinned.
 

@@ -182,6 +182,31 @@ class _KuboBase:
         return _Call("add", tuple(params), upload=data)
 
     @staticmethod
+    def _add_stream_call(
+        content: Iterable[bytes] | AsyncIterable[bytes],
+        *,
+        cid_version: int,
+        raw_leaves: bool,
+        chunk_size: int,
+        max_links: int,
+    ) -> _Call:
+        # Every option is explicit, so the node's own Import.* configuration
+        # cannot change the DAG; progress off leaves one answer line, the root.
+        params = (
+            ("cid-version", str(cid_version)),
+            ("raw-leaves", _flag(raw_leaves)),
+            ("chunker", f"size-{chunk_size}"),
+            ("max-file-links", str(max_links)),
+            ("hash", "sha2-256"),
+            ("trickle", "false"),
+            ("inline", "false"),
+            ("pin", "true"),
+            ("quieter", "true"),
+            ("progress", "false"),
+        )
+        return _Call("add", params, stream=content)
+
+    @staticmethod
     def _cat_call(cid: str, timeout: float | None) -> _Call:
         return _Call("cat", (("arg", _ipfs_path(cid)),), deadline=timeout)
 

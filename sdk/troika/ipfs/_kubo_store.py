@@ -1,14 +1,23 @@
 """``KuboStore``: a Kubo node as a troika block store, sync and async.
 
-troika computes the DAG (the importer, identical to ``ipfs add``) and sends it
-to Kubo as a CAR streamed through ``dag/import``: blocks go out as the importer
-makes them, so memory stays at about one chunk whatever the file's size. The
-importer finds the root last, while a CAR names its roots first; so the CAR's
-header names a placeholder (the empty identity CID, which needs no block), Kubo
-imports without pinning, and the real root is pinned afterwards with
-``pin/add``. A DAG is reported stored only once Kubo has read every block,
-pinned the root, and lists it among its pins: an upload cut short is never
-reported as pinned.
+A single file (bytes, or a path to a regular file) goes to Kubo's own ``add``
+with every import option set explicitly to troika's, streamed from the source
+as a multipart body, while a second thread computes troika's CID of the same
+content. Kubo pins the root it built as it finishes (without walking the DAG
+again, as ``pin/add`` would); troika reports it only if it equals the CID
+troika computed. If it does not, Kubo's root is unpinned and
+:class:`VerificationError` raised: a CID troika did not compute is never
+reported.
+
+Folders and symlinks go the other way: troika computes the DAG (the importer,
+identical to ``ipfs add``) and sends it as a CAR streamed through
+``dag/import``: blocks go out as the importer makes them, so memory stays at
+about one chunk whatever the size. The importer finds the root last, while a
+CAR names its roots first; so the CAR's header names a placeholder (the empty
+identity CID, which needs no block), Kubo imports without pinning, and the
+real root is pinned afterwards with ``pin/add``. Either way, content is
+reported stored only once Kubo has read all of it, pinned the root, and lists
+it among its pins: an upload cut short is never reported as pinned.
 
 Connection errors (refused, reset, the node gone mid-upload) are retried with
 exponential backoff, a bounded number of times; :meth:`KuboStore.add` starts
@@ -20,17 +29,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeAlias, TypeVar
+from typing import BinaryIO, Self, TypeAlias, TypeVar
 
 import httpx
 
 from troika._errors import (
     BlockNotFound,
     IncompleteDAG,
+    InvalidCID,
+    IPFSError,
     IPFSRequestError,
     IPFSUnavailable,
     VerificationError,
@@ -38,7 +52,15 @@ from troika._errors import (
 from troika.ipfs._car import Block, encode_header
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import LEAF_CODECS, links_of_block, walk_dag
-from troika.ipfs._importer import ImportSource, import_bytes, import_path
+from troika.ipfs._importer import (
+    ImportSource,
+    _path_error,
+    _resolve,
+    _Settings,
+    cid_of,
+    import_bytes,
+    import_path,
+)
 from troika.ipfs._kubo import DEFAULT_API_URL, DEFAULT_TIMEOUT, AsyncKuboClient, KuboClient, _Call
 from troika.ipfs._multiformats import varint
 
@@ -51,6 +73,7 @@ Progress: TypeAlias = Callable[[int, int | None], None]
 """Called as bytes go out: ``(bytes_sent, total)``, ``total`` None when not known."""
 
 _PLACEHOLDER_ROOT = CID.parse("bafkqaaa")  # identity CID of no bytes: complete by itself
+_READ_SIZE = 1 << 20  # bytes per piece of a file streamed to ``add``
 _T = TypeVar("_T")
 
 
@@ -150,6 +173,57 @@ def source_size(source: ImportSource, *, hidden: bool = False) -> int | None:
         return None
 
 
+def _single_file(source: ImportSource, follow_symlinks: bool) -> bool:
+    """Whether ``source`` is one file's content, which Kubo's ``add`` can import itself."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return True
+    try:
+        path = Path(source)
+        info = path.stat() if follow_symlinks else path.lstat()
+    except (OSError, ValueError):
+        return False  # the importer raises the right PathError
+    return stat.S_ISREG(info.st_mode)
+
+
+def _open_file(source: ImportSource) -> BinaryIO:
+    path = Path(source)  # type: ignore[arg-type]  # bytes never get here
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise _path_error(str(source), exc) from exc
+
+
+def _pieces_of(data: bytes | bytearray | memoryview) -> Iterator[bytes]:
+    view = memoryview(data).cast("B")
+    for start in range(0, view.nbytes, _READ_SIZE):
+        yield bytes(view[start : start + _READ_SIZE])
+
+
+class _Sent:
+    """Counts the bytes of a file upload and tells ``progress`` after every piece."""
+
+    def __init__(self, progress: Progress | None, total: int | None) -> None:
+        self._progress = progress
+        self.total = total
+        self.sent = 0
+
+    def count(self, piece: bytes) -> None:
+        self.sent += len(piece)
+        if self._progress is not None:
+            total = self.total
+            self._progress(self.sent if total is None else min(self.sent, total), total)
+
+    def each(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            yield piece
+            self.count(piece)
+        self.finish()
+
+    def finish(self) -> None:
+        if self.sent == 0 and self._progress is not None:
+            self._progress(0, self.total)  # an empty file is done too
+
+
 def _connection_failed(error: IPFSUnavailable) -> bool:
     """Whether the error is a broken or refused connection (worth retrying), not a timeout."""
     return isinstance(error.__cause__, httpx.NetworkError | httpx.RemoteProtocolError)
@@ -201,6 +275,22 @@ class _KuboStoreBase:
         if stream.root is None:
             raise TypeError("the block generator did not return its root CID")
         return stream.root
+
+    @staticmethod
+    def _kubo_root(answer: str) -> CID | None:
+        try:
+            return CID.parse(answer)
+        except InvalidCID:
+            return None
+
+    def _mismatch(self, answer: str, ours: CID, unpin_error: IPFSError | None) -> VerificationError:
+        after = "it was unpinned" if unpin_error is None else f"unpinning it failed: {unpin_error}"
+        return VerificationError(
+            answer,
+            repr(self),
+            f"Kubo's add gave this root where troika computed {str(ours)!r} for the same "
+            f"content and options; {after}",
+        )
 
     def _not_pinned(self, root: CID) -> IPFSRequestError:
         return IPFSRequestError(
@@ -472,11 +562,16 @@ class KuboStore(_KuboStoreBase):
         follow_symlinks: bool = False,
         progress: Progress | None = None,
     ) -> CID:
-        """Import ``source`` as ``ipfs add`` does, upload its DAG and pin it.
+        """Import ``source`` as ``ipfs add`` does, upload it and pin it.
 
-        The CID is the one ``ipfs add`` gives with the same options. If the
-        connection breaks, the upload starts again from ``source`` (up to
-        ``retries`` times); the root is reported only once Kubo lists it pinned.
+        The CID is the one ``ipfs add`` gives with the same options, computed by
+        troika. One file (bytes, or a path to a regular file) is streamed to
+        Kubo's own ``add`` with all of troika's options while troika computes
+        the CID in a second thread; Kubo's root is accepted only if it is the
+        same. A folder or a symlink goes as troika's DAG, one CAR through
+        ``dag/import``, then ``pin/add``. If the connection breaks, the upload
+        starts again from ``source`` (up to ``retries`` times); the root is
+        reported only once Kubo lists it pinned.
 
         Args:
             source: Bytes, or a path to a file, symlink or folder.
@@ -491,6 +586,8 @@ class KuboStore(_KuboStoreBase):
         Raises:
             IPFSUnavailable: The node cannot be reached, retries included.
             IPFSRequestError: Kubo refused the upload or the pin.
+            VerificationError: Kubo's ``add`` gave another root than troika
+                computed (``.cid`` is Kubo's, which is unpinned again).
             PathNotFound, PathUnreadable, SymlinkLoop, PathError: See
                 :func:`troika.ipfs.import_path`.
 
@@ -500,6 +597,25 @@ class KuboStore(_KuboStoreBase):
             'bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am'
         """
         total = source_size(source, hidden=hidden) if progress is not None else None
+        if _single_file(source, follow_symlinks):
+            settings = _resolve(profile, cid_version, raw_leaves, chunk_size)
+            hashing = ThreadPoolExecutor(1, thread_name_prefix="troika-cid")
+            try:
+                # hashlib lets go of the GIL: troika's CID is computed while the
+                # file goes out, and the two are compared at the end.
+                ours = hashing.submit(
+                    cid_of,
+                    source,
+                    profile=profile,
+                    cid_version=cid_version,
+                    raw_leaves=raw_leaves,
+                    chunk_size=chunk_size,
+                    follow_symlinks=follow_symlinks,
+                )
+                answer = self._retrying(lambda: self._add_file(source, settings, progress, total))
+                return self._checked_add(answer, ours.result())
+            finally:
+                hashing.shutdown(wait=False)  # after a failed upload, nobody waits for the CID
 
         def make() -> _CARStream:
             blocks = _import(
@@ -516,6 +632,46 @@ class KuboStore(_KuboStoreBase):
         root = self._root(self._upload(make))
         self._pin_complete(root)  # Kubo read every block: the DAG is complete
         return root
+
+    @contextmanager
+    def _pieces(self, source: ImportSource) -> Iterator[Iterator[bytes]]:
+        if isinstance(source, bytes | bytearray | memoryview):
+            yield _pieces_of(source)
+            return
+        with _open_file(source) as file:
+            yield iter(lambda: file.read(_READ_SIZE), b"")
+
+    def _add_file(
+        self,
+        source: ImportSource,
+        settings: _Settings,
+        progress: Progress | None,
+        total: int | None,
+    ) -> str:
+        """One attempt: stream the file to Kubo's ``add``; Kubo's root as it printed it."""
+        with self._pieces(source) as pieces:
+            call = self.client._add_stream_call(
+                _Sent(progress, total).each(pieces),
+                cid_version=settings.cid_version,
+                raw_leaves=settings.raw_leaves,
+                chunk_size=settings.chunk_size,
+                max_links=settings.max_links,
+            )
+            return self.client._parse_add(self.client._send(call))
+
+    def _checked_add(self, answer: str, ours: CID) -> CID:
+        """``ours`` if Kubo's root is the same and pinned; else Kubo's root is unpinned."""
+        if self._kubo_root(answer) != ours:
+            unpin_error = None
+            if (theirs := self._kubo_root(answer)) is not None:
+                try:
+                    self.unpin(theirs)
+                except IPFSError as exc:
+                    unpin_error = exc
+            raise self._mismatch(answer, ours, unpin_error) from unpin_error
+        if not self.is_pinned(ours):
+            raise self._not_pinned(ours)
+        return ours
 
     # -- reads and the node ----------------------------------------------------
 
@@ -735,6 +891,29 @@ class AsyncKuboStore(_KuboStoreBase):
     ) -> CID:
         """Import, upload and pin ``source``; see :meth:`KuboStore.add`."""
         total = source_size(source, hidden=hidden) if progress is not None else None
+        if _single_file(source, follow_symlinks):
+            settings = _resolve(profile, cid_version, raw_leaves, chunk_size)
+            hashing = asyncio.ensure_future(
+                asyncio.to_thread(
+                    cid_of,
+                    source,
+                    profile=profile,
+                    cid_version=cid_version,
+                    raw_leaves=raw_leaves,
+                    chunk_size=chunk_size,
+                    follow_symlinks=follow_symlinks,
+                )
+            )
+            try:
+                answer = await self._retrying(
+                    lambda: self._add_file(source, settings, progress, total)
+                )
+            except BaseException:
+                if hashing.done() and not hashing.cancelled():
+                    hashing.exception()  # seen, so asyncio does not log it as lost
+                hashing.cancel()  # the thread finishes its CID unobserved
+                raise
+            return await self._checked_add(answer, await hashing)
 
         def make() -> _CARStream:
             blocks = _import(
@@ -751,6 +930,59 @@ class AsyncKuboStore(_KuboStoreBase):
         root = self._root(await self._upload(make))
         await self._pin_complete(root)  # Kubo read every block: the DAG is complete
         return root
+
+    async def _add_file(
+        self,
+        source: ImportSource,
+        settings: _Settings,
+        progress: Progress | None,
+        total: int | None,
+    ) -> str:
+        """One attempt of :meth:`KuboStore._add_file`; the file is read in worker threads."""
+        file = None
+        if not isinstance(source, bytes | bytearray | memoryview):
+            file = await asyncio.to_thread(_open_file, source)
+        sent = _Sent(progress, total)
+
+        async def pieces() -> AsyncIterator[bytes]:
+            if file is None:
+                assert isinstance(source, bytes | bytearray | memoryview)
+                for piece in _pieces_of(source):
+                    yield piece
+                    sent.count(piece)
+                sent.finish()
+                return
+            while piece := await asyncio.to_thread(file.read, _READ_SIZE):
+                yield piece
+                sent.count(piece)
+            sent.finish()
+
+        try:
+            call = self.client._add_stream_call(
+                pieces(),
+                cid_version=settings.cid_version,
+                raw_leaves=settings.raw_leaves,
+                chunk_size=settings.chunk_size,
+                max_links=settings.max_links,
+            )
+            return self.client._parse_add(await self.client._send(call))
+        finally:
+            if file is not None:
+                file.close()
+
+    async def _checked_add(self, answer: str, ours: CID) -> CID:
+        """``ours`` if Kubo's root is the same and pinned; see :meth:`KuboStore._checked_add`."""
+        if self._kubo_root(answer) != ours:
+            unpin_error = None
+            if (theirs := self._kubo_root(answer)) is not None:
+                try:
+                    await self.unpin(theirs)
+                except IPFSError as exc:
+                    unpin_error = exc
+            raise self._mismatch(answer, ours, unpin_error) from unpin_error
+        if not await self.is_pinned(ours):
+            raise self._not_pinned(ours)
+        return ours
 
     async def cat(self, cid: CIDLike, *, timeout: float | None = None) -> bytes:
         """A UnixFS file's content as Kubo assembles it; see :meth:`KuboStore.cat`."""
