@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Literal, Self, TypeAlias
+from typing import Literal, TypeAlias
 
 import httpx
 
@@ -33,7 +32,7 @@ from troika._errors import (
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, Block, read_car
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import links_of_block, walk_dag
-from troika.ipfs._http import checked_http_url, http_timeout
+from troika.ipfs._http import AsyncClosing, Closing, checked_http_url, http_timeout
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = ["DEFAULT_GATEWAY_URL", "AsyncGateway", "DAGScope", "Gateway"]
@@ -203,7 +202,7 @@ def _links(cid: CID, block: bytes) -> tuple[CID, ...]:
         return ()
 
 
-class Gateway(_GatewayBase):
+class Gateway(_GatewayBase, Closing):
     """Verified reads from a trustless IPFS HTTP gateway.
 
     Args:
@@ -328,19 +327,8 @@ class Gateway(_GatewayBase):
         if self._owns_client:
             self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncGateway(_GatewayBase):
+class AsyncGateway(_GatewayBase, AsyncClosing):
     """The async twin of :class:`Gateway`: the same methods, awaited.
 
     Args:
@@ -422,14 +410,3 @@ class AsyncGateway(_GatewayBase):
         """
         if self._owns_client:
             await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

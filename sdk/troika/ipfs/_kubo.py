@@ -17,8 +17,6 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 import httpx
 
@@ -32,7 +30,7 @@ from troika._errors import (
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
 from troika.ipfs._dag import links_of_block, walk_dag
-from troika.ipfs._http import checked_http_url, http_timeout
+from troika.ipfs._http import AsyncClosing, Closing, checked_http_url, http_timeout
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
 
@@ -377,7 +375,7 @@ class _KuboBase:
         return {str(cid) for cid in keys}
 
 
-class KuboClient(_KuboBase):
+class KuboClient(_KuboBase, Closing):
     """A client for a Kubo node's RPC API.
 
     Args:
@@ -663,19 +661,8 @@ class KuboClient(_KuboBase):
         if self._owns_client:
             self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncKuboClient(_KuboBase):
+class AsyncKuboClient(_KuboBase, AsyncClosing):
     """The async twin of :class:`KuboClient`: the same methods, awaited.
 
     Args:
@@ -864,14 +851,3 @@ class AsyncKuboClient(_KuboBase):
         """
         if self._owns_client:
             await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

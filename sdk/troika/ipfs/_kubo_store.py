@@ -35,8 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import BinaryIO, Self, TypeAlias, TypeVar
+from typing import BinaryIO, TypeAlias, TypeVar
 
 import httpx
 
@@ -52,6 +51,7 @@ from troika._errors import (
 from troika.ipfs._car import Block, encode_header
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import LEAF_CODECS, links_of_block, walk_dag
+from troika.ipfs._http import AsyncClosing, Closing
 from troika.ipfs._importer import (
     ImportSource,
     _path_error,
@@ -309,7 +309,7 @@ def _not_pinned(error: IPFSRequestError) -> bool:
 # -- KuboStore ---------------------------------------------------------------------------
 
 
-class KuboStore(_KuboStoreBase):
+class KuboStore(_KuboStoreBase, Closing):
     """A Kubo node's RPC API as a :class:`PinningStore`, with DAG uploads streamed as CARs.
 
     ``get`` and ``has`` look only in the node's own blockstore (a missing block
@@ -713,17 +713,6 @@ class KuboStore(_KuboStoreBase):
         """Close the httpx client, if this store created it."""
         self.client.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 # -- AsyncKuboStore ----------------------------------------------------------------------
 
@@ -740,7 +729,7 @@ async def _in_thread(stream: _CARStream) -> AsyncIterator[bytes]:
         yield piece
 
 
-class AsyncKuboStore(_KuboStoreBase):
+class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
     """The asyncio twin of :class:`KuboStore`: the same methods, awaited.
 
     The importer's hashing runs in worker threads, so the event loop stays free.
@@ -1001,14 +990,3 @@ class AsyncKuboStore(_KuboStoreBase):
     async def close(self) -> None:
         """Close the httpx client, if this store created it."""
         await self.client.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -33,8 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from types import TracebackType
-from typing import Literal, Self, TypeAlias, TypeVar
+from typing import Literal, TypeAlias, TypeVar
 
 import httpx
 
@@ -46,7 +45,7 @@ from troika._errors import (
     PinTimeout,
 )
 from troika.ipfs._cid import CID, CIDLike
-from troika.ipfs._http import checked_http_url, http_timeout
+from troika.ipfs._http import AsyncClosing, Closing, checked_http_url, http_timeout
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = [
@@ -526,7 +525,7 @@ class _PinningBase:
         return PinTimeout(str(status.pin.cid), status.requestid, status.status.value, timeout)
 
 
-class PinningService(_PinningBase):
+class PinningService(_PinningBase, Closing):
     """A client of a pinning service that speaks the IPFS Pinning Service API.
 
     Args:
@@ -779,19 +778,8 @@ class PinningService(_PinningBase):
         if self._owns_client:
             self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncPinningService(_PinningBase):
+class AsyncPinningService(_PinningBase, AsyncClosing):
     """The async twin of :class:`PinningService`: the same methods, awaited.
 
     Args:
@@ -963,14 +951,3 @@ class AsyncPinningService(_PinningBase):
         """
         if self._owns_client:
             await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
