@@ -103,3 +103,47 @@ def test_async_add_and_get_over_kubo_and_a_local_store(kubo: Kubo, tmp_path: Pat
 
     expected = kubo.cli("add", "-Q", "--only-hash", input=DATA)
     assert (str(on_node), from_node, str(on_disk), from_disk) == (expected, DATA, expected, DATA)
+
+
+def test_add_pinned_by_a_pinning_service_too(kubo: Kubo, pinning_service, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    from troika.ipfs import PinningService, PinState
+
+    with (
+        KuboStore(kubo.api_url) as node,
+        PinningService(pinning_service.url, pinning_service.token) as service,
+    ):
+        root = add(folder / "data.bin", store=node, service=service, cid_version=1)
+        assert str(root) == kubo.cli(
+            "add", "-Q", "--only-hash", "--cid-version=1", str(folder / "data.bin")
+        )
+        (status,) = service.pins(cid=[root], status=[PinState.PINNED])
+        assert status.pin.name == "data.bin"
+        assert node.is_pinned(root)
+
+
+def test_async_add_takes_every_import_option_and_a_service(
+    kubo: Kubo, pinning_service, folder: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from troika.ipfs import AsyncPinningService, PinState
+
+    async def scenario() -> tuple[CID, list[object]]:
+        async with (
+            AsyncKuboStore(kubo.api_url) as node,
+            AsyncPinningService(pinning_service.url, pinning_service.token) as service,
+        ):
+            root = await aadd(
+                folder,
+                store=node,
+                raw_leaves=True,
+                chunk_size=4096,
+                service=service,
+                service_name="the folder",
+            )
+            return root, list(await service.pins(cid=[root], status=[PinState.PINNED]))
+
+    root, pinned = asyncio.run(scenario())
+    expected = kubo.cli(
+        "add", "-r", "-Q", "--only-hash", "--raw-leaves", "--chunker=size-4096", str(folder)
+    )
+    assert str(root) == expected
+    assert len(pinned) == 1

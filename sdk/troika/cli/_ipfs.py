@@ -115,12 +115,19 @@ def ipfs_add(
             show_default=False,
         ),
     ] = None,
-    profile: Annotated[
-        str, typer.Option("--profile", help="kubo-v0 (Kubo's default) or v1-2025.")
-    ] = "kubo-v0",
+    profile: ProfileOption = "kubo-v0",
+    cid_version: CidVersionOption = None,
+    raw_leaves: RawLeavesOption = None,
+    chunk_size: ChunkSizeOption = None,
+    hidden: HiddenOption = False,
+    dereference_symlinks: DereferenceOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Add PATH (CID as `ipfs add` computes it), store it and pin it; print the CID."""
+    """Add PATH (CID as `ipfs add` computes it), store it and pin it; print the CID.
+
+    With --to service, PATH goes into the Kubo node (--api) and the pinning
+    service pins it from there.
+    """
     import os
 
     from troika._errors import ConfigError
@@ -128,6 +135,17 @@ def ipfs_add(
 
     if to not in ("local", "kubo", "service"):
         raise ConfigError("--to", to, "expected local, kubo or service")
+    service: PinningService | None = None
+    if to == "service":
+        endpoint = endpoint or os.environ.get("TROIKA_PINNING_ENDPOINT")
+        token = os.environ.get("TROIKA_PINNING_TOKEN")
+        if not endpoint:
+            raise ConfigError(
+                "pinning endpoint", None, "pass --service or set TROIKA_PINNING_ENDPOINT"
+            )
+        if not token:
+            raise ConfigError("pinning token", None, "set TROIKA_PINNING_TOKEN")
+        service = PinningService(endpoint, token)
     bar = _progress_bar(not as_json)
     task = None
 
@@ -135,25 +153,26 @@ def ipfs_add(
         if bar is not None:
             bar.update(task, completed=done, total=total)
 
-    with bar if bar is not None else _nothing():
-        if bar is not None:
-            task = bar.add_task(f"adding {path.name}", total=None)
-        if to == "local":
-            root = add(path, store=default_store(), profile=profile, progress=progress)
-        else:
-            with KuboStore(_kubo_url(api)) as node:
-                root = add(path, store=node, profile=profile, progress=progress)
-            if to == "service":
-                endpoint = endpoint or os.environ.get("TROIKA_PINNING_ENDPOINT")
-                token = os.environ.get("TROIKA_PINNING_TOKEN")
-                if not endpoint:
-                    raise ConfigError(
-                        "pinning endpoint", None, "pass --service or set TROIKA_PINNING_ENDPOINT"
-                    )
-                if not token:
-                    raise ConfigError("pinning token", None, "set TROIKA_PINNING_TOKEN")
-                with PinningService(endpoint, token) as service:
-                    service.wait(service.add(root, name=path.name))
+    options = {
+        "profile": profile,
+        "cid_version": cid_version,
+        "raw_leaves": raw_leaves,
+        "chunk_size": chunk_size,
+        "hidden": hidden,
+        "follow_symlinks": dereference_symlinks,
+    }
+    try:
+        with bar if bar is not None else _nothing():
+            if bar is not None:
+                task = bar.add_task(f"adding {path.name}", total=None)
+            if to == "local":
+                root = add(path, store=default_store(), progress=progress, **options)  # type: ignore[arg-type]
+            else:
+                with KuboStore(_kubo_url(api)) as node:
+                    root = add(path, store=node, progress=progress, service=service, **options)  # type: ignore[arg-type]
+    finally:
+        if service is not None:
+            service.close()
     if as_json:
         sys.stdout.write(json.dumps({"cid": str(root), "path": str(path), "to": to}) + "\n")
     else:

@@ -28,6 +28,7 @@ from troika.ipfs._kubo_store import (
     _import,
     source_size,
 )
+from troika.ipfs._pinning import DEFAULT_PIN_WAIT, AsyncPinningService, PinningService
 from troika.ipfs._store import AsyncLocalStore, LocalStore, PinningStore
 
 __all__ = ["aadd", "add", "aget", "default_store", "get", "get_to"]
@@ -69,6 +70,9 @@ def add(
     hidden: bool = False,
     follow_symlinks: bool = False,
     progress: Progress | None = None,
+    service: PinningService | None = None,
+    service_name: str | None = None,
+    service_timeout: float = DEFAULT_PIN_WAIT,
 ) -> CID:
     """Compute the DAG of ``source`` as ``ipfs add`` does, store it in ``store`` and pin it.
 
@@ -84,15 +88,22 @@ def add(
             As for :func:`troika.ipfs.cid_of`.
         progress: Called with ``(bytes_done, total)`` as blocks are stored;
             ``total`` is the content's size (a folder's files summed).
+        service: A pinning service to pin the root too, once ``store`` has
+            it; the service fetches the DAG from the IPFS network, so
+            ``store`` should be a node it can reach (a :class:`KuboStore`).
+        service_name: The name of that pin (the file's name by default).
+        service_timeout: Seconds to wait for the service to report it pinned.
 
     Returns:
-        The root CID, pinned in ``store``.
+        The root CID, pinned in ``store`` (and by ``service`` if given).
 
     Raises:
         PathNotFound, PathUnreadable, SymlinkLoop, PathError: See
             :func:`troika.ipfs.import_path`.
         IPFSUnavailable, IPFSRequestError: The store is a node that cannot be
             reached or refused the content.
+        PinningServiceError, PinFailed, PinTimeout: The service refused the pin,
+            gave up on it, or did not finish it within ``service_timeout``.
 
     Example:
         >>> store = LocalStore(tmp_path / "store")
@@ -103,7 +114,40 @@ def add(
         ...     add(b"hello\\n", store=node) == root
         True
     """
-    store = default_store() if store is None else store
+    root = _add_to_store(
+        source,
+        default_store() if store is None else store,
+        profile=profile,
+        cid_version=cid_version,
+        raw_leaves=raw_leaves,
+        chunk_size=chunk_size,
+        hidden=hidden,
+        follow_symlinks=follow_symlinks,
+        progress=progress,
+    )
+    if service is not None:
+        service.wait(
+            service.add(root, name=service_name or _name_of(source)), timeout=service_timeout
+        )
+    return root
+
+
+def _name_of(source: ImportSource) -> str | None:
+    return Path(source).name if isinstance(source, str | os.PathLike) else None
+
+
+def _add_to_store(
+    source: ImportSource,
+    store: PinningStore,
+    *,
+    profile: str,
+    cid_version: int | None,
+    raw_leaves: bool | None,
+    chunk_size: int | None,
+    hidden: bool,
+    follow_symlinks: bool,
+    progress: Progress | None,
+) -> CID:
     options = {
         "profile": profile,
         "cid_version": cid_version,
@@ -213,9 +257,18 @@ async def aadd(
     *,
     store: AsyncKuboStore | AsyncLocalStore | None = None,
     profile: str = "kubo-v0",
+    cid_version: int | None = None,
+    raw_leaves: bool | None = None,
+    chunk_size: int | None = None,
+    hidden: bool = False,
+    follow_symlinks: bool = False,
     progress: Progress | None = None,
+    service: AsyncPinningService | None = None,
+    service_name: str | None = None,
+    service_timeout: float = DEFAULT_PIN_WAIT,
 ) -> CID:
-    """The asyncio form of :func:`add` (the importer's hashing runs in worker threads).
+    """The asyncio form of :func:`add`, with the same options (the importer's
+    hashing runs in worker threads).
 
     Example:
         >>> async def add_it() -> CID:
@@ -225,9 +278,33 @@ async def aadd(
         'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
     """
     if isinstance(store, AsyncKuboStore):
-        return await store.add(source, profile=profile, progress=progress)
-    local = default_store() if store is None else store._store
-    return await asyncio.to_thread(add, source, store=local, profile=profile, progress=progress)
+        root = await store.add(
+            source,
+            profile=profile,
+            cid_version=cid_version,
+            raw_leaves=raw_leaves,
+            chunk_size=chunk_size,
+            hidden=hidden,
+            follow_symlinks=follow_symlinks,
+            progress=progress,
+        )
+    else:
+        root = await asyncio.to_thread(
+            _add_to_store,
+            source,
+            default_store() if store is None else store._store,
+            profile=profile,
+            cid_version=cid_version,
+            raw_leaves=raw_leaves,
+            chunk_size=chunk_size,
+            hidden=hidden,
+            follow_symlinks=follow_symlinks,
+            progress=progress,
+        )
+    if service is not None:
+        requested = await service.add(root, name=service_name or _name_of(source))
+        await service.wait(requested, timeout=service_timeout)
+    return root
 
 
 async def aget(
