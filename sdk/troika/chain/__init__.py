@@ -15,7 +15,7 @@ from troika.chain._deployments import Deployment, Deployments
 from troika.chain._keystore import GETH_SCRYPT_N, KeyInfo, Keystore, Signer
 from troika.chain._nonce import AsyncNonceManager, NonceManager
 from troika.chain._revert import decode_revert
-from troika.chain._types import Block, Event, Log, Receipt
+from troika.chain._types import BlockHeader, Event, Log, Receipt
 
 __all__ = [
     "EMBEDDED_URL",
@@ -25,7 +25,7 @@ __all__ = [
     "AsyncChain",
     "AsyncContract",
     "AsyncNonceManager",
-    "Block",
+    "BlockHeader",
     "Chain",
     "Contract",
     "Deployment",

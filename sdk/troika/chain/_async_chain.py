@@ -41,7 +41,7 @@ from troika.chain._embedded import embedded_tester
 from troika.chain._keystore import Signer
 from troika.chain._nonce import AsyncNonceManager
 from troika.chain._translate import revert_from_data, translate_errors
-from troika.chain._types import Block, Event, Log, Receipt, eip1559_fees, gas_with_margin
+from troika.chain._types import BlockHeader, Event, Log, Receipt, eip1559_fees, gas_with_margin
 
 _log = logging.getLogger("troika.chain")
 
@@ -195,7 +195,7 @@ class AsyncChain(ChainCore):
         with translate_errors(self.url, "eth_blockNumber"):
             return int(await self.w3.eth.block_number)
 
-    async def block(self, number: int | Literal["latest"] = "latest") -> Block | None:
+    async def block(self, number: int | Literal["latest"] = "latest") -> BlockHeader | None:
         """The block ``number`` (or the latest), or None (see ``Chain.block``)."""
         if number != "latest" and (isinstance(number, bool) or not isinstance(number, int)):
             raise ChainError(f"block {number!r} is not a block number or 'latest'")
@@ -206,7 +206,7 @@ class AsyncChain(ChainCore):
                 raw = await self.w3.eth.get_block(number)
             except BlockNotFound:
                 return None
-        return Block.from_web3(raw)
+        return BlockHeader.from_web3(raw)
 
     async def accounts(self) -> list[str]:
         """The dev signers' addresses, or the accounts the node holds unlocked."""

@@ -38,7 +38,7 @@ from troika.chain._embedded import embedded_web3
 from troika.chain._keystore import Signer
 from troika.chain._nonce import NonceManager
 from troika.chain._translate import revert_from_data, translate_errors
-from troika.chain._types import Block, Event, Log, Receipt, eip1559_fees, gas_with_margin
+from troika.chain._types import BlockHeader, Event, Log, Receipt, eip1559_fees, gas_with_margin
 
 _log = logging.getLogger("troika.chain")
 
@@ -197,7 +197,7 @@ class Chain(ChainCore):
         with translate_errors(self.url, "eth_blockNumber"):
             return int(self.w3.eth.block_number)
 
-    def block(self, number: int | Literal["latest"] = "latest") -> Block | None:
+    def block(self, number: int | Literal["latest"] = "latest") -> BlockHeader | None:
         """The block ``number`` (or the latest): its hash and timestamp.
 
         None if the chain has no such block yet.
@@ -215,7 +215,7 @@ class Chain(ChainCore):
                 raw = self.w3.eth.get_block(number)
             except BlockNotFound:
                 return None
-        return Block.from_web3(raw)
+        return BlockHeader.from_web3(raw)
 
     @property
     def accounts(self) -> list[str]:

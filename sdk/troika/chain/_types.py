@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Block", "Event", "Log", "Receipt", "eip1559_fees", "gas_with_margin"]
+__all__ = ["BlockHeader", "Event", "Log", "Receipt", "eip1559_fees", "gas_with_margin"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class Block:
+class BlockHeader:
     """A block's header fields that troika reads: its number, hash and time."""
 
     number: int
@@ -88,7 +88,7 @@ class Block:
     timestamp: int
 
     @classmethod
-    def from_web3(cls, raw: Mapping[str, Any]) -> Block:
+    def from_web3(cls, raw: Mapping[str, Any]) -> BlockHeader:
         """Convert web3's block attribute-dict."""
         return cls(
             number=int(raw["number"]),
