@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         cid_of,
         import_bytes,
         import_path,
+        import_source,
         import_stream,
     )
     from troika.ipfs._kubo import DEFAULT_API_URL, DEFAULT_TIMEOUT, AsyncKuboClient, KuboClient
@@ -119,6 +120,7 @@ __all__ = [
     "get_to",
     "import_bytes",
     "import_path",
+    "import_source",
     "import_stream",
     "read_car",
     "write_car",
@@ -180,6 +182,7 @@ _HOMES = {
     "get_to": "_content",
     "import_bytes": "_importer",
     "import_path": "_importer",
+    "import_source": "_importer",
     "import_stream": "_importer",
     "read_car": "_car",
     "write_car": "_car",

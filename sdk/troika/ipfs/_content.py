@@ -19,13 +19,12 @@ from pathlib import Path
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._exporter import BlockSource, export_bytes, export_path
 from troika.ipfs._gateway import AsyncGateway, Gateway
-from troika.ipfs._importer import ImportSource
+from troika.ipfs._importer import ImportSource, import_source
 from troika.ipfs._kubo_store import (
     AsyncKuboStore,
     KuboStore,
     Progress,
     _CARStream,
-    _import,
     source_size,
 )
 from troika.ipfs._pinning import DEFAULT_PIN_WAIT, AsyncPinningService, PinningService
@@ -160,7 +159,7 @@ def _add_to_store(
         return store.add(source, progress=progress, **options)  # type: ignore[arg-type]
     total = source_size(source, hidden=hidden) if progress is not None else None
     stream = _CARStream(
-        _import(
+        import_source(
             source,
             profile=profile,
             cid_version=cid_version,

@@ -59,6 +59,7 @@ __all__ = [
     "cid_of",
     "import_bytes",
     "import_path",
+    "import_source",
     "import_stream",
 ]
 
@@ -676,6 +677,45 @@ def import_path(
     """
     builder = _Builder(_resolve(profile, cid_version, raw_leaves, chunk_size), keep=True)
     return _emit(_walk(builder, path, hidden=hidden, follow_symlinks=follow_symlinks))
+
+
+def import_source(
+    source: ImportSource,
+    *,
+    profile: str = "kubo-v0",
+    cid_version: int | None = None,
+    raw_leaves: bool | None = None,
+    chunk_size: int | None = None,
+    hidden: bool = False,
+    follow_symlinks: bool = False,
+) -> Generator[Block, None, CID]:
+    """The blocks of ``source`` (bytes, or a path as for :func:`import_path`), the root last.
+
+    What :func:`cid_of` hashes, as blocks: the stores upload and keep these.
+
+    Example:
+        >>> [str(block.cid) for block in import_source(b"hello\\n")]
+        ['QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN']
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        return import_bytes(
+            source,
+            profile=profile,
+            cid_version=cid_version,
+            raw_leaves=raw_leaves,
+            chunk_size=chunk_size,
+        )
+    if isinstance(source, str | os.PathLike):
+        return import_path(
+            source,
+            profile=profile,
+            cid_version=cid_version,
+            raw_leaves=raw_leaves,
+            chunk_size=chunk_size,
+            hidden=hidden,
+            follow_symlinks=follow_symlinks,
+        )
+    raise TypeError(f"import_source() takes bytes or a path, not {type(source).__name__}")
 
 
 def cid_of(

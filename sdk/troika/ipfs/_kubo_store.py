@@ -58,8 +58,7 @@ from troika.ipfs._importer import (
     _resolve,
     _Settings,
     cid_of,
-    import_bytes,
-    import_path,
+    import_source,
 )
 from troika.ipfs._kubo import DEFAULT_API_URL, DEFAULT_TIMEOUT, AsyncKuboClient, KuboClient, _Call
 from troika.ipfs._multiformats import varint
@@ -121,35 +120,6 @@ class _CARStream:
         for block in self.each_block():
             raw = bytes(block.cid)
             yield varint(len(raw) + len(block.data)) + raw + bytes(block.data)
-
-
-def _import(
-    source: ImportSource,
-    *,
-    profile: str,
-    cid_version: int | None,
-    raw_leaves: bool | None,
-    chunk_size: int | None,
-    hidden: bool,
-    follow_symlinks: bool,
-) -> Generator[Block, None, CID]:
-    if isinstance(source, bytes | bytearray | memoryview):
-        return import_bytes(
-            source,
-            profile=profile,
-            cid_version=cid_version,
-            raw_leaves=raw_leaves,
-            chunk_size=chunk_size,
-        )
-    return import_path(
-        source,
-        profile=profile,
-        cid_version=cid_version,
-        raw_leaves=raw_leaves,
-        chunk_size=chunk_size,
-        hidden=hidden,
-        follow_symlinks=follow_symlinks,
-    )
 
 
 def source_size(source: ImportSource, *, hidden: bool = False) -> int | None:
@@ -618,7 +588,7 @@ class KuboStore(_KuboStoreBase, Closing):
                 hashing.shutdown(wait=False)  # after a failed upload, nobody waits for the CID
 
         def make() -> _CARStream:
-            blocks = _import(
+            blocks = import_source(
                 source,
                 profile=profile,
                 cid_version=cid_version,
@@ -905,7 +875,7 @@ class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
             return await self._checked_add(answer, await hashing)
 
         def make() -> _CARStream:
-            blocks = _import(
+            blocks = import_source(
                 source,
                 profile=profile,
                 cid_version=cid_version,

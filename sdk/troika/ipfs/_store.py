@@ -62,7 +62,7 @@ from troika._errors import BlockNotFound, CorruptStore, IncompleteDAG, Verificat
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, CARWriter, read_car
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import LEAF_CODECS, links_of_block, walk_dag
-from troika.ipfs._importer import ImportSource, import_bytes, import_path
+from troika.ipfs._importer import ImportSource, import_source
 from troika.ipfs._multiformats import Multihash, multibase_decode, multibase_encode
 
 __all__ = [
@@ -711,24 +711,15 @@ def car_of(
         >>> car.getvalue() == ipfs.dag_export(ipfs.add(b"hello\\n"))
         True
     """
-    if isinstance(source, bytes | bytearray | memoryview):
-        blocks = import_bytes(
-            source,
-            profile=profile,
-            cid_version=cid_version,
-            raw_leaves=raw_leaves,
-            chunk_size=chunk_size,
-        )
-    else:
-        blocks = import_path(
-            source,
-            profile=profile,
-            cid_version=cid_version,
-            raw_leaves=raw_leaves,
-            chunk_size=chunk_size,
-            hidden=hidden,
-            follow_symlinks=follow_symlinks,
-        )
+    blocks = import_source(
+        source,
+        profile=profile,
+        cid_version=cid_version,
+        raw_leaves=raw_leaves,
+        chunk_size=chunk_size,
+        hidden=hidden,
+        follow_symlinks=follow_symlinks,
+    )
     with tempfile.TemporaryDirectory(prefix="troika-car-", dir=workdir) as scratch:
         store = LocalStore(scratch, fsync=False)
         while True:
