@@ -77,16 +77,20 @@ ERRORS = {
 }
 
 
+def at(block: int) -> dict[str, Any]:
+    return {"previous_change": 0, "block_number": block, "tx_hash": "0x00", "log_index": 0}
+
+
 def delegate(kind: str, who: str, valid_to: int, block: int) -> DelegateChanged:
-    return DelegateChanged(CHECKSUMMED, bytes32(kind), who, valid_to, 0, block, "0x00", 0)
+    return DelegateChanged(CHECKSUMMED, bytes32(kind), who, valid_to, **at(block))
 
 
 def attribute(name: str | bytes, value: bytes, valid_to: int, block: int) -> AttributeChanged:
-    return AttributeChanged(CHECKSUMMED, bytes32(name), value, valid_to, 0, block, "0x00", 0)
+    return AttributeChanged(CHECKSUMMED, bytes32(name), value, valid_to, **at(block))
 
 
 def owner(new_owner: str, block: int) -> OwnerChanged:
-    return OwnerChanged(CHECKSUMMED, new_owner, 0, block, "0x00", 0)
+    return OwnerChanged(CHECKSUMMED, new_owner, **at(block))
 
 
 # -- the replay, without a chain ------------------------------------------------------------

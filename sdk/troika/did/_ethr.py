@@ -417,7 +417,10 @@ def ethr_document(
         >>> from troika.did._registry import DelegateChanged, bytes32
         >>> me = "0xB9C5714089478a327F09197987f16f9E5d936E8a"
         >>> him = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"
-        >>> added = DelegateChanged(me, bytes32("sigAuth"), him, 2_000, 0, 7, "0x00", 0)
+        >>> added = DelegateChanged(
+        ...     me, bytes32("sigAuth"), him, 2_000,
+        ...     previous_change=0, block_number=7, tx_hash="0x00", log_index=0,
+        ... )
         >>> version = ethr_document(f"did:ethr:{me}", [added], chain_id=1, now=1_000)
         >>> version.document.authentication[-1], version.version_id
         ('did:ethr:0xB9C5714089478a327F09197987f16f9E5d936E8a#delegate-1', 7)

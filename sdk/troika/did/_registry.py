@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from troika._errors import DeploymentNotFound, DIDError, InvalidContractCall
@@ -32,6 +32,7 @@ __all__ = [
     "DelegateChanged",
     "EthrRegistry",
     "OwnerChanged",
+    "RegistryChange",
     "RegistryEvent",
     "bytes32",
     "signed_change_digest",
@@ -112,49 +113,45 @@ def _uint(value: int) -> bytes:
 
 
 @dataclass(frozen=True)
-class OwnerChanged:
-    """``DIDOwnerChanged``: the identity's owner became ``owner``."""
+class RegistryChange:
+    """What every registry event says: whose change, and where it is on chain.
+
+    The location fields are keyword-only, after each event's own fields.
+    """
 
     identity: str
-    owner: str
-    previous_change: int
-    block_number: int
-    tx_hash: str
-    log_index: int
+    #: The block of the identity's change before this one (0: none).
+    previous_change: int = field(kw_only=True)
+    block_number: int = field(kw_only=True)
+    tx_hash: str = field(kw_only=True)
+    log_index: int = field(kw_only=True)
     #: The block's time, when the node put it in the log (saves a block request).
-    block_timestamp: int | None = None
+    block_timestamp: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
-class DelegateChanged:
+class OwnerChanged(RegistryChange):
+    """``DIDOwnerChanged``: the identity's owner became ``owner``."""
+
+    owner: str
+
+
+@dataclass(frozen=True)
+class DelegateChanged(RegistryChange):
     """``DIDDelegateChanged``: ``delegate`` may act as ``delegate_type`` until ``valid_to``."""
 
-    identity: str
     delegate_type: bytes
     delegate: str
     valid_to: int
-    previous_change: int
-    block_number: int
-    tx_hash: str
-    log_index: int
-    #: The block's time, when the node put it in the log (saves a block request).
-    block_timestamp: int | None = None
 
 
 @dataclass(frozen=True)
-class AttributeChanged:
+class AttributeChanged(RegistryChange):
     """``DIDAttributeChanged``: attribute ``name`` = ``value`` until ``valid_to`` (0: revoked)."""
 
-    identity: str
     name: bytes
     value: bytes
     valid_to: int
-    previous_change: int
-    block_number: int
-    tx_hash: str
-    log_index: int
-    #: The block's time, when the node put it in the log (saves a block request).
-    block_timestamp: int | None = None
 
 
 RegistryEvent: TypeAlias = OwnerChanged | DelegateChanged | AttributeChanged
@@ -166,22 +163,21 @@ _checksum = functools.lru_cache(maxsize=4096)(to_checksum_address)
 
 def _typed(event: Event) -> RegistryEvent:
     a = event.args
-    where = (event.block_number, event.tx_hash, event.log_index, event.block_timestamp)
     identity = _checksum(a["identity"])
+    where = {
+        "previous_change": a["previousChange"],
+        "block_number": event.block_number,
+        "tx_hash": event.tx_hash,
+        "log_index": event.log_index,
+        "block_timestamp": event.block_timestamp,
+    }
     if event.name == "DIDOwnerChanged":
-        return OwnerChanged(identity, _checksum(a["owner"]), a["previousChange"], *where)
+        return OwnerChanged(identity, _checksum(a["owner"]), **where)
     if event.name == "DIDDelegateChanged":
         return DelegateChanged(
-            identity,
-            bytes(a["delegateType"]),
-            _checksum(a["delegate"]),
-            a["validTo"],
-            a["previousChange"],
-            *where,
+            identity, bytes(a["delegateType"]), _checksum(a["delegate"]), a["validTo"], **where
         )
-    return AttributeChanged(
-        identity, bytes(a["name"]), bytes(a["value"]), a["validTo"], a["previousChange"], *where
-    )
+    return AttributeChanged(identity, bytes(a["name"]), bytes(a["value"]), a["validTo"], **where)
 
 
 class EthrRegistry:
