@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from eth_account import Account
@@ -28,16 +29,7 @@ DAY = 86_400
 
 
 def reference() -> Artifact:
-    data = json.loads(REFERENCE.read_text())
-    return Artifact(
-        name="Reference",
-        source=data["sourceName"],
-        abi=tuple(data["abi"]),
-        bytecode=bytes.fromhex(data["bytecode"][2:]),
-        deployed_bytecode=bytes.fromhex(data["deployedBytecode"][2:]),
-        compiler_version="reference",
-        settings={},
-    )
+    return replace(Artifact.from_file(REFERENCE), name="Reference")
 
 
 def b32(text: str) -> bytes:

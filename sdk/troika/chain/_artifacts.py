@@ -32,15 +32,18 @@ class Artifact:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Artifact:
-        """Build an artifact from the JSON that the contracts build writes."""
+        """Build an artifact from the JSON that the contracts build writes, or
+        from a Hardhat artifact (``hh-sol-artifact-1``, which records no
+        compiler: ``compiler_version`` is then ``"unknown"``)."""
+        compiler = data.get("compiler")
         return cls(
             name=str(data["contractName"]),
             source=str(data["sourceName"]),
             abi=tuple(data["abi"]),
             bytecode=bytes.fromhex(str(data["bytecode"]).removeprefix("0x")),
             deployed_bytecode=bytes.fromhex(str(data["deployedBytecode"]).removeprefix("0x")),
-            compiler_version=str(data["compiler"]["version"]),
-            settings=dict(data["settings"]),
+            compiler_version=str(compiler["version"]) if compiler else "unknown",
+            settings=dict(data.get("settings") or {}),
         )
 
     @classmethod
