@@ -50,18 +50,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import platform
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -77,8 +73,10 @@ from web3.middleware import Web3Middleware
 from troika.chain import ArtifactStore, Chain, Contract, Keystore, Signer
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests._services import Anvil, ServiceError  # noqa: E402
+
 ARTIFACTS = ROOT / "tests" / "artifacts"
-ANVIL = ROOT / "contracts" / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 CHAINS = ("embedded", "anvil")
 WORKLOADS = ("transfer", "set", "read")
@@ -86,7 +84,6 @@ FUNDING = 10**21  # wei given to each side's key: plenty for thousands of txs
 PROBE_LIMIT = 2**255  # Probe.set reverts above its limit: never here
 RECEIPT_TIMEOUT = 30.0  # seconds, for every receipt wait on both sides
 RPC_TIMEOUT = 10.0  # seconds, for one JSON-RPC request to anvil
-ANVIL_START_TIMEOUT = 20.0  # seconds until anvil must answer eth_chainId
 WARMUP = 3  # untimed ops per side and workload (first nonce fetch, caches)
 
 
@@ -189,69 +186,25 @@ Side = TroikaSide | Web3Side
 # -- the chains ---------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    # PR_SET_PDEATHSIG: anvil gets SIGTERM even if this script is SIGKILLed.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-
-
-def _chain_id(url: str) -> int | None:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-    request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
-        url, data=body.encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=1.0) as response:  # noqa: S310
-            return int(json.loads(response.read())["result"], 16)
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 @contextlib.contextmanager
 def anvil() -> Iterator[str]:
-    """Start anvil on a free loopback port, yield its URL, always stop it."""
-    if not ANVIL.is_file():
-        raise SystemExit(f"no anvil at {ANVIL}: install contracts/ or pass --chains embedded")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    # --prune-history: keep no historical states. Without it anvil, past a few
-    # hundred blocks, writes one JSON file per block under ~/.foundry/anvil/tmp
-    # (tens of KB each) and leaves them behind when it exits.
-    command = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
-    command.append("--prune-history")
-    # stderr to a file: a pipe that nobody reads could fill up and block anvil.
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-        try:
-            deadline = time.monotonic() + ANVIL_START_TIMEOUT
-            while _chain_id(url) is None:
-                if process.poll() is not None:
-                    errors.seek(0)
-                    said = errors.read().decode(errors="replace").strip()
-                    raise RuntimeError(f"anvil exited with {process.returncode}: {said}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"anvil did not answer on {url} in {ANVIL_START_TIMEOUT} s")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    """Start anvil on a free loopback port (tests/_services.py), yield its URL, always stop it.
+
+    --prune-history: past a few hundred blocks anvil otherwise writes a state
+    file per block under ~/.foundry and leaves them behind.
+    """
+    try:
+        node = Anvil(extra_args=["--prune-history"])
+    except ServiceError as exc:
+        raise SystemExit(f"{exc} (install contracts/ with tools/setup.sh dev)") from exc
+    try:
+        node.start()
+    except ServiceError as exc:
+        raise SystemExit(f"anvil did not start: {exc}") from exc
+    try:
+        yield node.url
+    finally:
+        node.stop()
 
 
 def _troika_signer(home: Path) -> Signer:

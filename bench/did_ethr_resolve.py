@@ -45,15 +45,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import http.client
 import http.server
 import json
 import platform
 import select
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -75,12 +72,13 @@ from troika.chain import Chain
 from troika.did import EthrRegistry, EthrResolver, Resolver
 
 ROOT = Path(__file__).resolve().parents[1]
-ANVIL = ROOT / "contracts" / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+sys.path.insert(0, str(ROOT))
+from tests._services import Anvil, ServiceError, _die_with_parent  # noqa: E402
+
 PEERS = ROOT / "tests" / "peers"
 SCRIPT = PEERS / "bench-resolve-ethr.mjs"
 NAME = "dev"
 VALIDITY = 10 * 365 * 86_400  # seconds: every change stays valid for the whole run
-ANVIL_START_TIMEOUT = 20.0  # seconds until anvil must answer eth_chainId
 NODE_TIMEOUT = 120.0  # seconds for any one answer from the node process
 RPC_TIMEOUT = 10.0  # seconds for one JSON-RPC request, troika's and the proxy's
 
@@ -92,65 +90,25 @@ def log(message: str) -> None:
 # -- anvil --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    # PR_SET_PDEATHSIG: the child gets SIGTERM even if this script is SIGKILLed.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-
-
-def _chain_id(url: str) -> int | None:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-    request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
-        url, data=body.encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=1.0) as response:  # noqa: S310
-            return int(json.loads(response.read())["result"], 16)
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 @contextlib.contextmanager
 def anvil() -> Iterator[str]:
-    """Start anvil on a free loopback port, yield its URL, always stop it."""
-    if not ANVIL.is_file():
-        raise SystemExit(f"no anvil at {ANVIL}: install contracts/ (tools/setup.sh dev)")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"]
-    command.append("--prune-history")  # no per-block state files left behind
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-        try:
-            deadline = time.monotonic() + ANVIL_START_TIMEOUT
-            while _chain_id(url) is None:
-                if process.poll() is not None:
-                    errors.seek(0)
-                    said = errors.read().decode(errors="replace").strip()
-                    raise RuntimeError(f"anvil exited with {process.returncode}: {said}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"anvil did not answer on {url} in {ANVIL_START_TIMEOUT} s")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    """Start anvil on a free loopback port (tests/_services.py), yield its URL, always stop it.
+
+    --prune-history: past a few hundred blocks anvil otherwise writes a state
+    file per block under ~/.foundry and leaves them behind.
+    """
+    try:
+        node = Anvil(extra_args=["--prune-history"])
+    except ServiceError as exc:
+        raise SystemExit(f"{exc} (install contracts/ with tools/setup.sh dev)") from exc
+    try:
+        node.start()
+    except ServiceError as exc:
+        raise SystemExit(f"anvil did not start: {exc}") from exc
+    try:
+        yield node.url
+    finally:
+        node.stop()
 
 
 # -- the counting proxy ---------------------------------------------------------
