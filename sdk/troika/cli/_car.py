@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -100,32 +98,18 @@ def car_create(
 
     The file appears only when it is complete: a failed import leaves nothing behind.
     """
-    from troika.ipfs import car_of
+    from troika.ipfs import car_file
 
-    directory = output.parent
-    try:
-        handle, temporary = tempfile.mkstemp(
-            dir=directory, prefix=f".{output.name}.", suffix=".part"
-        )
-    except OSError as exc:
-        raise _fail(f"cannot write in {str(directory)!r}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            root = car_of(
-                path,
-                stream,
-                profile=profile,
-                cid_version=cid_version,
-                raw_leaves=raw_leaves,
-                chunk_size=chunk_size,
-                hidden=hidden,
-                follow_symlinks=dereference_symlinks,
-                workdir=directory,
-            )
-        Path(temporary).replace(output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    root = car_file(
+        path,
+        output,
+        profile=profile,
+        cid_version=cid_version,
+        raw_leaves=raw_leaves,
+        chunk_size=chunk_size,
+        hidden=hidden,
+        follow_symlinks=dereference_symlinks,
+    )
     if as_json:
         summary = {"cid": str(root), "file": str(output), "bytes": output.stat().st_size}
         sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         BlockStore,
         LocalStore,
         PinningStore,
+        car_file,
         car_of,
     )
 
@@ -110,6 +111,7 @@ __all__ = [
     "aadd",
     "add",
     "aget",
+    "car_file",
     "car_of",
     "cid_of",
     "default_store",
@@ -172,6 +174,7 @@ _HOMES = {
     "aadd": "_content",
     "add": "_content",
     "aget": "_content",
+    "car_file": "_store",
     "car_of": "_store",
     "cid_of": "_importer",
     "default_store": "_content",

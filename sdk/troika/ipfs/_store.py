@@ -62,7 +62,7 @@ from troika._errors import BlockNotFound, CorruptStore, IncompleteDAG, Verificat
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, CARWriter, read_car
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import LEAF_CODECS, links_of_block, walk_dag
-from troika.ipfs._importer import ImportSource, import_source
+from troika.ipfs._importer import ImportSource, _path_error, import_source
 from troika.ipfs._multiformats import Multihash, multibase_decode, multibase_encode
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "BlockStore",
     "LocalStore",
     "PinningStore",
+    "car_file",
     "car_of",
 ]
 
@@ -730,6 +731,57 @@ def car_of(
                 break
             store._store_verified(block.cid, block.data)  # the importer hashed it
         store.export_car(root, stream)
+    return root
+
+
+def car_file(
+    source: ImportSource,
+    output: str | os.PathLike[str],
+    *,
+    profile: str = "kubo-v0",
+    cid_version: int | None = None,
+    raw_leaves: bool | None = None,
+    chunk_size: int | None = None,
+    hidden: bool = False,
+    follow_symlinks: bool = False,
+) -> CID:
+    """:func:`car_of` into the file ``output``, which appears only when complete.
+
+    The CAR is written next to ``output`` under a temporary name and renamed
+    into place at the end, so a failed import leaves nothing behind (and an
+    existing ``output`` is replaced only by a whole CAR).
+
+    Raises:
+        PathError: ``output``'s folder cannot be written (and what :func:`car_of` raises).
+
+    Example:
+        >>> str(car_file(b"hello\\n", tmp_path / "hello.car"))
+        'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
+    """
+    target = Path(output)
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        )
+    except OSError as exc:
+        raise _path_error(str(target.parent), exc) from exc
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            root = car_of(
+                source,
+                stream,
+                profile=profile,
+                cid_version=cid_version,
+                raw_leaves=raw_leaves,
+                chunk_size=chunk_size,
+                hidden=hidden,
+                follow_symlinks=follow_symlinks,
+                workdir=target.parent,
+            )
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return root
 
 
