@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
@@ -16,6 +15,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import BlockNotFound, TimeExhausted, TransactionNotFound
 from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
+from troika._closing import AsyncClosing
 from troika._config import Settings, load_settings
 from troika._errors import (
     ChainError,
@@ -62,7 +62,7 @@ class _SerialAsyncProvider(AsyncEthereumTesterProvider):
             return await super().make_request(method, params)
 
 
-class AsyncChain(ChainCore):
+class AsyncChain(ChainCore, AsyncClosing):
     """:class:`~troika.chain.Chain` for asyncio, over web3's ``AsyncWeb3``.
 
     The same constructors and methods, awaited; properties that ask the node
@@ -147,7 +147,7 @@ class AsyncChain(ChainCore):
             if chain_id is not None and actual != chain_id:
                 raise ChainIdMismatch(url, chain_id, actual)
         except BaseException:
-            await chain.aclose()
+            await chain.close()
             raise
         return chain
 
@@ -165,21 +165,10 @@ class AsyncChain(ChainCore):
             home=settings.home,
         )
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Close the HTTP session to the node (nothing to do for the embedded EVM)."""
         if isinstance(self.w3.provider, AsyncHTTPProvider):
             await self.w3.provider.disconnect()
-
-    async def __aenter__(self) -> AsyncChain:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- reading ---------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import requests
@@ -13,6 +12,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import BlockNotFound, TimeExhausted, TransactionNotFound
 
+from troika._closing import Closing
 from troika._config import Settings, load_settings
 from troika._errors import (
     ChainError,
@@ -45,7 +45,7 @@ _log = logging.getLogger("troika.chain")
 __all__ = ["Chain", "Contract"]
 
 
-class Chain(ChainCore):
+class Chain(ChainCore, Closing):
     """A connection to one EVM chain, and the way troika sends to it.
 
     Make one with :meth:`embedded` (in-process, funded dev accounts, no
@@ -169,17 +169,6 @@ class Chain(ChainCore):
         """Close the HTTP connections to the node (nothing to do for the embedded EVM)."""
         if self._session is not None:
             self._session.close()
-
-    def __enter__(self) -> Chain:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- reading ---------------------------------------------------------------
 

@@ -33,9 +33,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from troika._closing import AsyncClosing, Closing
 from troika._errors import (
     ChainError,
     ChainIdMismatch,
@@ -805,7 +806,7 @@ def _cutoff(blocks: Sequence[int], count: int) -> int | None:
     return blocks[count] - 1
 
 
-class EthrResolver(_EthrResolverCore):
+class EthrResolver(_EthrResolverCore, Closing):
     """Resolves did:ethr on configured networks; a method resolver for :class:`Resolver`.
 
     Args:
@@ -841,22 +842,11 @@ class EthrResolver(_EthrResolverCore):
         'unknownNetwork'
     """
 
-    def __enter__(self) -> EthrResolver:
-        return self
-
     def _check_chain(self, chain: object) -> None:
         from troika.chain import Chain
 
         if not isinstance(chain, Chain):
             raise ConfigError("chain", chain, "EthrResolver takes a Chain or an RPC URL")
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connections the resolver opened (not the chains it was given)."""
@@ -981,7 +971,7 @@ class EthrResolver(_EthrResolverCore):
             return chain, network.registry
 
 
-class AsyncEthrResolver(_EthrResolverCore):
+class AsyncEthrResolver(_EthrResolverCore, AsyncClosing):
     """The asyncio twin of :class:`EthrResolver`, over :class:`~troika.chain.AsyncChain`.
 
     Example:
@@ -996,24 +986,13 @@ class AsyncEthrResolver(_EthrResolverCore):
         'unknownNetwork'
     """
 
-    async def __aenter__(self) -> AsyncEthrResolver:
-        return self
-
     def _check_chain(self, chain: object) -> None:
         from troika.chain import AsyncChain
 
         if not isinstance(chain, AsyncChain):
             raise ConfigError("chain", chain, "AsyncEthrResolver takes an AsyncChain or an RPC URL")
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Close the connections the resolver opened (not the chains it was given)."""
         for network in self._networks:
             if network.owned and network.chain is not None:
@@ -1023,7 +1002,7 @@ class AsyncEthrResolver(_EthrResolverCore):
                     None,
                     False,
                 )
-                await chain.aclose()
+                await chain.close()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> AsyncEthrResolver:

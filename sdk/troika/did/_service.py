@@ -165,8 +165,8 @@ def _default_resolver(
     resolver.register("web", web)
 
     async def close() -> None:
-        await ethr.aclose()
-        await web.aclose()
+        await ethr.close()
+        await web.close()
 
     return resolver, close
 

@@ -16,12 +16,12 @@ import contextlib
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
 import pydantic
 
+from troika._closing import AsyncClosing, Closing
 from troika._errors import DIDNotFound, DIDResolutionError, InvalidDID
 from troika.did._did import DID, DIDLike
 from troika.did._document import DIDDocument, ResolutionResult
@@ -178,7 +178,7 @@ def _http_failures(did: str, url: str) -> Iterator[None]:
         raise DIDResolutionError(did, "internalError", f"cannot fetch {url}: {exc}") from exc
 
 
-class WebResolver(_WebResolverCore):
+class WebResolver(_WebResolverCore, Closing):
     """Resolves did:web over HTTPS; a method resolver for :class:`~troika.did.Resolver`.
 
     Args:
@@ -211,17 +211,6 @@ class WebResolver(_WebResolverCore):
         self._owned = client is None
         self.client = client if client is not None else httpx.Client(timeout=self.timeout)
 
-    def __enter__(self) -> WebResolver:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def close(self) -> None:
         """Close the client the resolver made (not one it was given)."""
         if self._owned:
@@ -250,7 +239,7 @@ class WebResolver(_WebResolverCore):
         return self._result(did, bytes(body))
 
 
-class AsyncWebResolver(_WebResolverCore):
+class AsyncWebResolver(_WebResolverCore, AsyncClosing):
     """The asyncio twin of :class:`WebResolver`, over an :class:`httpx.AsyncClient`.
 
     Example:
@@ -278,18 +267,7 @@ class AsyncWebResolver(_WebResolverCore):
         self._owned = client is None
         self.client = client if client is not None else httpx.AsyncClient(timeout=self.timeout)
 
-    async def __aenter__(self) -> AsyncWebResolver:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Close the client the resolver made (not one it was given)."""
         if self._owned:
             await self.client.aclose()

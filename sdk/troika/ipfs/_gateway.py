@@ -21,6 +21,7 @@ from typing import Literal, TypeAlias
 
 import httpx
 
+from troika._closing import AsyncClosing, Closing
 from troika._errors import (
     CARError,
     IncompleteDAG,
@@ -32,7 +33,7 @@ from troika._errors import (
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, Block, read_car
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import links_of_block, walk_dag
-from troika.ipfs._http import AsyncClosing, Closing, checked_http_url, http_timeout
+from troika.ipfs._http import checked_http_url, http_timeout
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = ["DEFAULT_GATEWAY_URL", "AsyncGateway", "DAGScope", "Gateway"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from troika._closing import AsyncClosing, Closing
 from troika._errors import (
     CARError,
     IPFSRequestError,
@@ -30,7 +31,7 @@ from troika._errors import (
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
 from troika.ipfs._dag import links_of_block, walk_dag
-from troika.ipfs._http import AsyncClosing, Closing, checked_http_url, http_timeout
+from troika.ipfs._http import checked_http_url, http_timeout
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
 

@@ -39,6 +39,7 @@ from typing import BinaryIO, TypeAlias, TypeVar
 
 import httpx
 
+from troika._closing import AsyncClosing, Closing
 from troika._errors import (
     BlockNotFound,
     IncompleteDAG,
@@ -51,7 +52,6 @@ from troika._errors import (
 from troika.ipfs._car import Block, encode_header
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import LEAF_CODECS, links_of_block, walk_dag
-from troika.ipfs._http import AsyncClosing, Closing
 from troika.ipfs._importer import (
     ImportSource,
     _path_error,

@@ -37,6 +37,7 @@ from typing import Literal, TypeAlias, TypeVar
 
 import httpx
 
+from troika._closing import AsyncClosing, Closing
 from troika._errors import (
     ConfigError,
     IPFSUnavailable,
@@ -45,7 +46,7 @@ from troika._errors import (
     PinTimeout,
 )
 from troika.ipfs._cid import CID, CIDLike
-from troika.ipfs._http import AsyncClosing, Closing, checked_http_url, http_timeout
+from troika.ipfs._http import checked_http_url, http_timeout
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = [
