@@ -79,13 +79,17 @@ class Identity:
     kind: IdentityKind
     did: DID
     signer: Signer
-    key_agreement_public: bytes
     controller: DID | None
     capabilities: tuple[str, ...]
     _x25519: X25519PrivateKey
 
     def __repr__(self) -> str:
         return f"Identity(name={self.name!r}, kind={self.kind!r}, did={str(self.did)!r})"
+
+    @property
+    def key_agreement_public(self) -> bytes:
+        """The raw X25519 public key published on the DID document."""
+        return self._x25519.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     @property
     def address(self) -> str:
@@ -219,15 +223,12 @@ class Identities:
         controller: Identity | None,
         capabilities: Sequence[str],
     ) -> Identity:
-        x25519 = x25519_private_key(signer)
-        public = x25519.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return Identity(
             name=name,
             kind=kind,
             did=self._did(signer.address),
             signer=signer,
-            key_agreement_public=public,
             controller=controller.did if controller is not None else None,
             capabilities=tuple(capabilities),
-            _x25519=x25519,
+            _x25519=x25519_private_key(signer),
         )
