@@ -55,6 +55,15 @@ TroikaError
  │         ├── SIWENotYetValid              before its Not Before: .not_before, .now
  │         └── SIWEDIDMismatch              the signer is not that DID: .did, .address
  ├── AssetError
+ │    ├── InvalidMetadata (ValueError)      failed validation: .errors, every problem
+ │    ├── InvalidAssetArgument (ValueError) a bad argument to an asset call: .name, .value
+ │    ├── AssetNotFound (LookupError)       no token of that id: .token_id
+ │    ├── MetadataMismatch                  not the chain's commitment: .token_id, .cid
+ │    ├── ContentChanged                    a file changed while it was being pinned: .path
+ │    ├── NoKeyAgreementKey                 the DID publishes no X25519 key to encrypt to: .did
+ │    ├── NotEntitled                       no content key for the caller: .token_id, .did
+ │    ├── DecryptionError                   tampered or truncated ciphertext or envelope: .reason
+ │    └── AssetPermissionDenied             not owner/minter, or no funds: .account, .reason
  └── ComputeError
 ```
 
@@ -73,35 +82,44 @@ from typing import Any
 __all__ = [
     "ArtifactNotFound",
     "AssetError",
+    "AssetNotFound",
+    "AssetPermissionDenied",
     "BlockNotFound",
     "CARError",
     "ChainError",
     "ChainIdMismatch",
     "ComputeError",
     "ConfigError",
+    "ContentChanged",
     "ContentTooLarge",
     "ContractReverted",
     "CorruptStore",
     "DIDError",
     "DIDNotFound",
     "DIDResolutionError",
+    "DecryptionError",
     "DeploymentNotFound",
     "IPFSError",
     "IPFSRequestError",
     "IPFSUnavailable",
     "IncompleteDAG",
+    "InvalidAssetArgument",
     "InvalidCID",
     "InvalidContractCall",
     "InvalidDID",
     "InvalidKeyName",
+    "InvalidMetadata",
     "InvalidPublicKey",
     "InvalidSIWEMessage",
     "KeyExists",
     "KeyNotFound",
     "KeystoreError",
     "KuboAPIError",
+    "MetadataMismatch",
     "MethodNotSupported",
+    "NoKeyAgreementKey",
     "NotAFile",
+    "NotEntitled",
     "PathError",
     "PathNotFound",
     "PathUnreadable",
@@ -702,3 +720,100 @@ class AssetError(TroikaError):
 
 class ComputeError(TroikaError):
     """Something went wrong requesting, running or settling a compute job."""
+
+
+class InvalidMetadata(AssetError, ValueError):
+    """Asset metadata that failed validation; ``.errors`` lists every problem.
+
+    Each entry is a dict with ``loc`` (the path to the field, as a tuple),
+    ``msg`` and ``input``, as pydantic reports them.
+    """
+
+    def __init__(self, errors: list[dict[str, Any]], title: str = "metadata") -> None:
+        self.errors = errors
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error.get('loc', ())) or '(root)'}: "
+            f"{error.get('msg', 'invalid')}"
+            for error in errors
+        )
+        super().__init__(f"{title} is invalid ({len(errors)} problem(s)): {problems}")
+
+
+class InvalidAssetArgument(AssetError, ValueError):
+    """A bad argument to an asset call (zero address, past expiry, royalty over 100 %)."""
+
+    def __init__(self, name: str, value: object, reason: str) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(f"{name}={value!r}: {reason}")
+
+
+class AssetNotFound(AssetError, LookupError):
+    """No token of that id exists in the registry."""
+
+    def __init__(self, token_id: int, registry: str | None = None) -> None:
+        self.token_id = token_id
+        self.registry = registry
+        where = f" in the registry at {registry!r}" if registry else ""
+        super().__init__(f"no asset token {token_id!r}{where}")
+
+
+class MetadataMismatch(AssetError):
+    """Metadata fetched from IPFS does not hash to the token's on-chain commitment."""
+
+    def __init__(self, token_id: int, cid: object, reason: str) -> None:
+        self.token_id = token_id
+        self.cid = cid
+        super().__init__(f"token {token_id!r}: metadata {str(cid)!r} {reason}")
+
+
+class ContentChanged(AssetError):
+    """A file changed while it was being hashed, encrypted or pinned; nothing was minted."""
+
+    def __init__(self, path: object) -> None:
+        self.path = path
+        super().__init__(
+            f"{str(path)!r} changed while it was being pinned; nothing was minted, try again"
+        )
+
+
+class NoKeyAgreementKey(AssetError):
+    """The DID's document publishes no X25519 key-agreement key to encrypt a content key to."""
+
+    def __init__(self, did: object) -> None:
+        self.did = did
+        super().__init__(
+            f"{str(did)!r} publishes no X25519 key-agreement key, so no content key can "
+            "be encrypted to it; create it with troika's Identities, or publish one"
+        )
+
+
+class NotEntitled(AssetError):
+    """The asset's envelope holds no content key for the caller."""
+
+    def __init__(self, token_id: int | None, did: object) -> None:
+        self.token_id = token_id
+        self.did = did
+        what = f"token {token_id!r}" if token_id is not None else "this envelope"
+        super().__init__(
+            f"{what} holds no content key for {str(did)!r}; ask its owner for a licence"
+        )
+
+
+class DecryptionError(AssetError):
+    """Ciphertext or an envelope was tampered with, truncated, or is for another key."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"cannot decrypt: {reason}")
+
+
+class AssetPermissionDenied(AssetError):
+    """The registry refused: the caller is not the token's owner, a minter, or lacks funds."""
+
+    def __init__(self, token_id: int | None, account: str, reason: str) -> None:
+        self.token_id = token_id
+        self.account = account
+        self.reason = reason
+        what = f"token {token_id!r}: " if token_id is not None else ""
+        super().__init__(f"{what}{account!r} {reason}")
