@@ -70,6 +70,10 @@ contract AssetRegistry is ERC721, AccessControl, IERC2981 {
     event RoyaltySet(uint256 indexed tokenId, address indexed receiver, uint16 royaltyBps);
     event LicenseGranted(uint256 indexed tokenId, address indexed account, uint64 expiry);
     event LicenseRevoked(uint256 indexed tokenId, address indexed account);
+    /// @notice The content key of an encrypted asset, wrapped for a licensee:
+    /// `keyGrant` is the sha2-256 digest of the wrapped-key document, pinned on
+    /// IPFS as one raw block (CIDv1 `bafkrei...` of the digest, as for metadata).
+    event LicenseKeyGranted(uint256 indexed tokenId, address indexed account, bytes32 keyGrant);
 
     error EmptyBatch();
     error BatchTooLarge(uint256 count, uint256 max);
@@ -276,12 +280,19 @@ contract AssetRegistry is ERC721, AccessControl, IERC2981 {
     /// @notice The token's owner (or an account it approved) lets `account`
     /// use the asset until `expiry` (a unix time, exclusive); replaces any
     /// earlier licence of that account.
-    function grantLicense(uint256 tokenId, address account, uint64 expiry) external {
+    function grantLicense(uint256 tokenId, address account, uint64 expiry) public {
         _requireOwnerOrApproved(tokenId);
         if (account == address(0)) revert InvalidLicensee(account);
         if (expiry <= block.timestamp) revert LicenseExpiryInPast(expiry);
         _licenses[tokenId][account] = expiry;
         emit LicenseGranted(tokenId, account, expiry);
+    }
+
+    /// @notice `grantLicense`, and publishes the content key wrapped for
+    /// `account` (see `LicenseKeyGranted`), so that the licensee finds it on chain.
+    function grantLicenseWithKey(uint256 tokenId, address account, uint64 expiry, bytes32 keyGrant) external {
+        grantLicense(tokenId, account, expiry);
+        emit LicenseKeyGranted(tokenId, account, keyGrant);
     }
 
     /// @notice Ends `account`'s licence now.

@@ -1,0 +1,458 @@
+"""Typed access to troika's ``AssetRegistry`` contract: batch mints with
+per-token metadata commitments, ownership, licences and royalties.
+
+Reverts come back as :class:`~troika.AssetError` subclasses that name the
+token and the account, never as a bare chain error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from troika._errors import (
+    AssetNotFound,
+    AssetPermissionDenied,
+    ContractReverted,
+    InvalidAssetArgument,
+    TransactionRejected,
+)
+from troika.ipfs import CID, Multihash
+
+if TYPE_CHECKING:  # the chain layer loads web3: only when a registry is used
+    from troika.chain import Chain, Contract, Event, Receipt, Sender
+
+__all__ = [
+    "MAX_BATCH",
+    "REGISTRY_CONTRACT",
+    "AssetKind",
+    "AssetRegistry",
+    "BatchInfo",
+    "MintedBatch",
+    "commitment_cid",
+]
+
+#: The name of troika's compiled registry.
+REGISTRY_CONTRACT = "AssetRegistry"
+
+#: The most tokens one ``mintBatch`` transaction takes (the contract's ``MAX_BATCH``).
+MAX_BATCH = 767
+
+#: ``logs`` queries span at most this many blocks, so a long history is read in pages.
+DEFAULT_LOG_PAGE = 10_000
+
+_ZERO = "0x" + "00" * 20
+
+
+class AssetKind(enum.IntEnum):
+    """What a token stands for (the contract's ``Kind``)."""
+
+    DATASET = 0
+    MODEL = 1
+
+
+def commitment_cid(commitment: bytes) -> CID:
+    """The CIDv1 (raw codec, sha2-256) of a block whose digest is ``commitment``.
+
+    This is what ``tokenURI`` computes on chain.
+
+    Example:
+        >>> import hashlib
+        >>> str(commitment_cid(hashlib.sha256(b"").digest()))
+        'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+    """
+    return CID(1, 0x55, Multihash(0x12, bytes(commitment)))
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """The batch a token was minted in."""
+
+    first_id: int
+    count: int
+
+
+@dataclass(frozen=True)
+class MintedBatch:
+    """A batch just minted: its token ids (in the order of the commitments) and receipt."""
+
+    token_ids: tuple[int, ...]
+    tx_hash: str
+    block_number: int
+    gas_used: int
+
+
+# Custom errors of the contract, by what they mean for the caller.
+_NOT_FOUND = frozenset({"ERC721NonexistentToken"})
+_DENIED = {
+    "NotOwnerOrApproved": "is not the token's owner or approved by it",
+    "ERC721InsufficientApproval": "is not the token's owner or approved by it",
+    "ERC721IncorrectOwner": "does not own the token",
+    "AccessControlUnauthorizedAccount": "may not mint in this registry (no MINTER_ROLE)",
+    "NotRoyaltyReceiver": "is not the token's royalty receiver",
+}
+_INVALID = {
+    "EmptyBatch": ("commitments", "a batch needs at least one token"),
+    "BatchTooLarge": ("commitments", f"a batch holds at most {MAX_BATCH} tokens"),
+    "RoyaltyTooHigh": ("royalty_bps", "a royalty is at most 10000 basis points (100 %)"),
+    "InvalidRoyaltyReceiver": ("receiver", "the royalty receiver cannot be the zero address"),
+    "ERC721InvalidReceiver": ("to", "tokens cannot go to the zero address"),
+    "InvalidLicensee": ("account", "a licence cannot go to the zero address"),
+    "LicenseExpiryInPast": ("expiry", "a licence must end after the latest block's time"),
+    "NoLicense": ("account", "holds no unexpired licence to revoke"),
+}
+
+
+def _sent_by(owner: str) -> dict[str, Any]:
+    """The indexed-argument filter on ``from`` (a keyword Python reserves)."""
+    return {"from": owner}
+
+
+@contextlib.contextmanager
+def _asset_errors(token_id: int | None, account: str) -> Iterator[None]:
+    """Turn the registry's reverts, and a node refusing the transaction, into AssetErrors."""
+    try:
+        yield
+    except ContractReverted as exc:
+        name = exc.error or ""
+        if name in _NOT_FOUND:
+            missing = int(exc.error_args[0]) if exc.error_args else token_id
+            raise AssetNotFound(missing if missing is not None else -1) from exc
+        if name in _DENIED:
+            raise AssetPermissionDenied(token_id, account, _DENIED[name]) from exc
+        if name in _INVALID:
+            argument, reason = _INVALID[name]
+            value = exc.error_args[-1] if exc.error_args else None
+            raise InvalidAssetArgument(argument, value, reason) from exc
+        raise
+    except TransactionRejected as exc:
+        raise AssetPermissionDenied(
+            token_id, account, f"cannot send the transaction: {exc.reason}"
+        ) from exc
+
+
+class AssetRegistry:
+    """troika's ``AssetRegistry`` on one chain, with typed calls.
+
+    Example:
+        >>> from troika.chain import Chain
+        >>> chain = Chain.embedded()
+        >>> registry = AssetRegistry.deploy(chain)
+        >>> owner = chain.accounts[1]
+        >>> minted = registry.mint_batch(owner, AssetKind.DATASET, [bytes(32), b"\\x01" * 32])
+        >>> minted.token_ids, registry.owner_of(2) == owner
+        ((1, 2), True)
+        >>> registry.token_uri(1)
+        'ipfs://bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    def __repr__(self) -> str:
+        return f"AssetRegistry({self.address!r})"
+
+    @property
+    def address(self) -> str:
+        """The registry's address."""
+        return self.contract.address
+
+    @property
+    def chain(self) -> Chain:
+        """The chain the registry lives on."""
+        return self.contract.chain
+
+    @classmethod
+    def deploy(
+        cls, chain: Chain, *, admin: str | None = None, sender: Sender | None = None
+    ) -> AssetRegistry:
+        """Deploy a registry whose admin (and first minter) is ``admin`` (the
+        sender by default), and record it in the chain's deployments."""
+        origin = sender if sender is not None else chain.default_sender
+        owner = admin or (origin if isinstance(origin, str) else origin.address)
+        return cls(chain.deploy(REGISTRY_CONTRACT, owner, sender=sender))
+
+    @classmethod
+    def at(cls, chain: Chain, address: str | None = None) -> AssetRegistry:
+        """The registry at ``address``, or troika's recorded deployment on this chain.
+
+        Raises:
+            DeploymentNotFound: no address given and none recorded.
+        """
+        if address is not None:
+            return cls(chain.contract(REGISTRY_CONTRACT, address))
+        return cls(chain.deployment(REGISTRY_CONTRACT))
+
+    @classmethod
+    def at_or_deploy(cls, chain: Chain, *, sender: Sender | None = None) -> AssetRegistry:
+        """troika's recorded registry on this chain, deployed first if there is none."""
+        if chain.deployments.get(REGISTRY_CONTRACT) is not None:
+            return cls.at(chain)
+        return cls.deploy(chain, sender=sender)
+
+    @property
+    def deployed_at(self) -> int:
+        """The block the registry was deployed in, if troika recorded it (else 0)."""
+        entry = self.chain.deployments.get(REGISTRY_CONTRACT)
+        return entry.block_number if entry is not None and entry.address == self.address else 0
+
+    def _call(self, function: str, *args: Any, token_id: int | None = None) -> Any:
+        with _asset_errors(token_id, "(caller)"):
+            return self.contract.call(function, *args)
+
+    def _send(
+        self, function: str, *args: Any, sender: Sender | None, token_id: int | None = None
+    ) -> Receipt:
+        origin = sender if sender is not None else self.chain.default_sender
+        account = origin if isinstance(origin, str) else origin.address
+        with _asset_errors(token_id, account):
+            return self.contract.transact(function, *args, sender=sender)
+
+    # -- minting ------------------------------------------------------------------
+
+    def mint_batch(
+        self,
+        to: str,
+        kind: AssetKind,
+        commitments: Sequence[bytes],
+        *,
+        royalty_bps: int = 0,
+        parents: Sequence[int] = (),
+        sender: Sender | None = None,
+    ) -> MintedBatch:
+        """Mint one token per metadata commitment (sha2-256 digests) to ``to``.
+
+        Raises:
+            InvalidAssetArgument: an empty or oversized batch, a zero
+                address, a royalty over 10000 bps, a commitment not 32 bytes.
+            AssetNotFound: a parent token does not exist.
+            AssetPermissionDenied: the sender may not mint, or cannot pay.
+        """
+        if to == _ZERO:
+            raise InvalidAssetArgument("to", to, "tokens cannot go to the zero address")
+        if not 0 <= royalty_bps <= 10_000:
+            raise InvalidAssetArgument(
+                "royalty_bps", royalty_bps, "a royalty is 0 to 10000 basis points"
+            )
+        for commitment in commitments:
+            if len(commitment) != 32:
+                raise InvalidAssetArgument(
+                    "commitments", commitment, "a commitment is a 32-byte sha2-256 digest"
+                )
+        receipt = self._send(
+            "mintBatch",
+            to,
+            int(kind),
+            royalty_bps,
+            list(parents),
+            [bytes(c) for c in commitments],
+            sender=sender,
+        )
+        (event,) = self.contract.events(receipt, "BatchMinted")
+        first, count = int(event.args["firstId"]), int(event.args["count"])
+        return MintedBatch(
+            token_ids=tuple(range(first, first + count)),
+            tx_hash=receipt.tx_hash,
+            block_number=receipt.block_number,
+            gas_used=receipt.gas_used,
+        )
+
+    # -- reads --------------------------------------------------------------------
+
+    def total_minted(self) -> int:
+        """How many tokens exist (ids 1 to this)."""
+        return int(self._call("totalMinted"))
+
+    def owner_of(self, token_id: int) -> str:
+        """The token's owner.
+
+        Raises:
+            AssetNotFound: no such token.
+        """
+        return str(self._call("ownerOf", token_id, token_id=token_id))
+
+    def balance_of(self, account: str) -> int:
+        """How many tokens ``account`` holds."""
+        return int(self._call("balanceOf", account))
+
+    def commitment_of(self, token_id: int) -> bytes:
+        """The sha2-256 digest of the token's metadata JSON."""
+        return bytes(self._call("commitmentOf", token_id, token_id=token_id))
+
+    def metadata_cid(self, token_id: int) -> CID:
+        """The CID of the token's metadata block, from its commitment."""
+        return commitment_cid(self.commitment_of(token_id))
+
+    def token_uri(self, token_id: int) -> str:
+        """``ipfs://`` + the metadata CID, as the contract computes it."""
+        return str(self._call("tokenURI", token_id, token_id=token_id))
+
+    def kind_of(self, token_id: int) -> AssetKind:
+        """Dataset or model."""
+        return AssetKind(int(self._call("kindOf", token_id, token_id=token_id)))
+
+    def parents_of(self, token_id: int) -> tuple[int, ...]:
+        """The tokens this one derives from."""
+        return tuple(int(p) for p in self._call("parentsOf", token_id, token_id=token_id))
+
+    def batch_of(self, token_id: int) -> BatchInfo:
+        """The batch the token was minted in."""
+        first, count = self._call("batchOf", token_id, token_id=token_id)
+        return BatchInfo(int(first), int(count))
+
+    def royalty_info(self, token_id: int, sale_price: int) -> tuple[str, int]:
+        """ERC-2981: who gets the royalty of a sale at ``sale_price``, and how much."""
+        receiver, amount = self._call("royaltyInfo", token_id, sale_price, token_id=token_id)
+        return str(receiver), int(amount)
+
+    def license_expiry(self, token_id: int, account: str) -> int:
+        """When ``account``'s licence ends (unix time; 0: none)."""
+        return int(self._call("licenseExpiry", token_id, account, token_id=token_id))
+
+    def has_access(self, token_id: int, account: str) -> bool:
+        """True if ``account`` owns the token or holds an unexpired licence."""
+        return bool(self._call("hasAccess", token_id, account, token_id=token_id))
+
+    def is_minter(self, account: str) -> bool:
+        """True if ``account`` may mint."""
+        role = bytes(self._call("MINTER_ROLE"))
+        return bool(self._call("hasRole", role, account))
+
+    # -- changes --------------------------------------------------------------------
+
+    def grant_minter(self, account: str, *, sender: Sender | None = None) -> Receipt:
+        """Let ``account`` mint (sent by an admin)."""
+        role = bytes(self._call("MINTER_ROLE"))
+        return self._send("grantRole", role, account, sender=sender)
+
+    def transfer(
+        self, token_id: int, to: str, *, sender: Sender | None = None, safe: bool = True
+    ) -> Receipt:
+        """Move the token from its owner to ``to`` (sent by the owner or an approved account).
+
+        With ``safe``, a contract receiver must accept it (``safeTransferFrom``).
+        """
+        owner = self.owner_of(token_id)
+        function = "safeTransferFrom" if safe else "transferFrom"
+        return self._send(function, owner, to, token_id, sender=sender, token_id=token_id)
+
+    def approve(self, token_id: int, account: str, *, sender: Sender | None = None) -> Receipt:
+        """Let ``account`` transfer the token and manage its licences."""
+        return self._send("approve", account, token_id, sender=sender, token_id=token_id)
+
+    def grant_license(
+        self,
+        token_id: int,
+        account: str,
+        expiry: int,
+        *,
+        key_grant: bytes | None = None,
+        sender: Sender | None = None,
+    ) -> Receipt:
+        """Let ``account`` use the token until ``expiry`` (unix time, exclusive);
+        with ``key_grant``, publish the digest of its wrapped content key too."""
+        if key_grant is None:
+            return self._send(
+                "grantLicense", token_id, account, expiry, sender=sender, token_id=token_id
+            )
+        return self._send(
+            "grantLicenseWithKey",
+            token_id,
+            account,
+            expiry,
+            bytes(key_grant),
+            sender=sender,
+            token_id=token_id,
+        )
+
+    def revoke_license(
+        self, token_id: int, account: str, *, sender: Sender | None = None
+    ) -> Receipt:
+        """End ``account``'s licence now."""
+        return self._send("revokeLicense", token_id, account, sender=sender, token_id=token_id)
+
+    def set_royalty(
+        self, token_id: int, receiver: str, royalty_bps: int, *, sender: Sender | None = None
+    ) -> Receipt:
+        """Change the token's royalty (sent by its current receiver)."""
+        return self._send(
+            "setRoyalty", token_id, receiver, royalty_bps, sender=sender, token_id=token_id
+        )
+
+    # -- history ----------------------------------------------------------------------
+
+    def events(
+        self,
+        name: str,
+        *,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        page: int = DEFAULT_LOG_PAGE,
+        **indexed: Any,
+    ) -> Iterator[Event]:
+        """The registry's ``name`` events, oldest first, read ``page`` blocks at a time.
+
+        ``from_block`` defaults to the registry's recorded deployment block.
+        """
+        start = self.deployed_at if from_block is None else from_block
+        end = self.chain.block_number if to_block is None else to_block
+        while start <= end:
+            stop = min(start + page - 1, end)
+            yield from self.contract.logs(name, from_block=start, to_block=stop, **indexed)
+            start = stop + 1
+
+    def tokens_of(self, owner: str, *, page: int = DEFAULT_LOG_PAGE) -> list[int]:
+        """The tokens ``owner`` holds now, from the Transfer events to and from it.
+
+        Reads the logs in pages of ``page`` blocks, never a scan of every
+        token; the result is sorted.
+        """
+        moves = sorted(
+            [
+                *self.events("Transfer", page=page, to=owner),
+                *self.events("Transfer", page=page, **_sent_by(owner)),
+            ],
+            key=lambda event: (event.block_number, event.log_index),
+        )
+        held: set[int] = set()
+        owner_key = owner.lower()
+        for event in moves:
+            token = int(event.args["tokenId"])
+            if str(event.args["to"]).lower() == owner_key:
+                held.add(token)
+            else:
+                held.discard(token)
+        return sorted(held)
+
+    def batches_minted_to(
+        self, owner: str, *, page: int = DEFAULT_LOG_PAGE
+    ) -> list[tuple[int, str]]:
+        """Every batch minted to ``owner``: (first id, data contract address), oldest first."""
+        return [
+            (int(event.args["firstId"]), str(event.args["data"]))
+            for event in self.events("BatchMinted", page=page, owner=owner)
+        ]
+
+    def minted_commitments(self, owner: str, *, page: int = DEFAULT_LOG_PAGE) -> dict[bytes, int]:
+        """Every commitment minted to ``owner``, with its token id (the first if repeated).
+
+        Read from each batch's data contract (one ``eth_getCode`` a batch), so a
+        retried mint can find what a lost receipt already minted.
+        """
+        found: dict[bytes, int] = {}
+        for first, data in self.batches_minted_to(owner, page=page):
+            code = self.chain.code(data)
+            for index in range((len(code) - 1) // 32):
+                commitment = code[1 + 32 * index : 33 + 32 * index]
+                found.setdefault(commitment, first + index)
+        return found
+
+    def key_grants(self, token_id: int, account: str) -> list[bytes]:
+        """The digests of the content keys wrapped for ``account`` on ``token_id``, newest last."""
+        return [
+            bytes(event.args["keyGrant"])
+            for event in self.events("LicenseKeyGranted", tokenId=token_id, account=account)
+        ]
