@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from troika._errors import DecryptionError, InvalidAssetArgument, NoKeyAgreementKey, NotEntitled
 from troika.did._did import DIDURL
@@ -583,15 +583,19 @@ class Envelope(_Model):
     version: Literal[1] = 1
     cipher: Literal["AES-256-GCM-STREAM/v1"] = CIPHER
     hpke: Literal["DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM"] = HPKE_SUITE
-    recipients: tuple[WrappedKey, ...] = Field(min_length=1)
+    recipients: tuple[WrappedKey, ...]
 
-    @model_validator(mode="after")
-    def _one_entry_per_kid(self) -> Envelope:
-        kids = [entry.kid for entry in self.recipients]
+    @field_validator("recipients")
+    @classmethod
+    def _one_entry_per_kid(cls, value: tuple[WrappedKey, ...]) -> tuple[WrappedKey, ...]:
+        # A field validator runs only once every entry is valid: no second report of them.
+        if not value:
+            raise ValueError("an envelope needs at least one recipient")
+        kids = [entry.kid for entry in value]
         if len(set(kids)) != len(kids):
             twice = sorted({kid for kid in kids if kids.count(kid) > 1})
             raise ValueError(f"a kid appears more than once: {', '.join(twice)}")
-        return self
+        return value
 
     @classmethod
     def seal(cls, key: bytes, recipients: Iterable[tuple[str, bytes]]) -> Envelope:
@@ -674,7 +678,7 @@ class Envelope(_Model):
             Traceback (most recent call last):
             ...
             troika._errors.DecryptionError: cannot decrypt: malformed envelope: version: \
-Input should be 1; recipients: Tuple should have at least 1 item after validation, not 0
+Input should be 1; recipients: Value error, an envelope needs at least one recipient
         """
         try:
             return cls.model_validate_json(data)
