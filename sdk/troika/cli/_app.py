@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,10 +15,11 @@ from troika._config import Settings, load_settings
 from troika._errors import TroikaError
 from troika._version import __version__
 from troika.cli import _did_serve  # noqa: F401  (registers `troika did serve`)
+from troika.cli._asset import asset_app
 from troika.cli._car import car_app
 from troika.cli._did import did_app
 from troika.cli._ipfs import ipfs_app
-from troika.cli._options import JsonOption
+from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, password
 
 __all__ = ["app", "main"]
 
@@ -38,14 +38,10 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ipfs_app, name="ipfs")
 app.add_typer(did_app, name="did")
+app.add_typer(asset_app, name="asset")
 ipfs_app.add_typer(car_app, name="car")
 
 _out = Console(highlight=False)
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="The troika home [env: TROIKA_HOME].", show_default=False),
-]
 
 
 def _emit(as_json: bool, data: dict[str, Any], table: Table | str) -> None:
@@ -116,34 +112,6 @@ def _keystore(home: Path | None) -> Any:
     return Keystore(settings.home)
 
 
-def _password(password_file: Path | None, *, confirm: bool) -> str:
-    if password_file is not None:
-        try:
-            return password_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise typer.BadParameter(
-                f"cannot read password file {str(password_file)!r}: {exc.strerror}"
-            ) from exc
-    from_env = os.environ.get("TROIKA_KEY_PASSWORD")
-    if from_env:
-        return from_env
-    if not sys.stdin.isatty():
-        raise typer.BadParameter(
-            "no password: pass --password-file, set TROIKA_KEY_PASSWORD, or run in a terminal"
-        )
-    return str(typer.prompt("password", hide_input=True, confirmation_prompt=confirm))
-
-
-PasswordFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--password-file",
-        help="Read the password from this file [else env TROIKA_KEY_PASSWORD, else a prompt].",
-        show_default=False,
-    ),
-]
-
-
 @keys_app.command("new")
 def keys_new(
     name: Annotated[str, typer.Argument(help="A name for the key (a file name).")],
@@ -153,7 +121,7 @@ def keys_new(
 ) -> None:
     """Create a key, encrypted (keystore v3, scrypt) under the troika home."""
     store = _keystore(home)
-    info = store.new(name, _password(password_file, confirm=True))
+    info = store.new(name, password(password_file, confirm=True))
     _emit(
         as_json,
         {"name": info.name, "address": info.address, "path": str(info.path)},

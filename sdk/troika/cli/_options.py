@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +14,13 @@ __all__ = [
     "CidVersionOption",
     "DereferenceOption",
     "HiddenOption",
+    "HomeOption",
     "ImportPathArgument",
     "JsonOption",
+    "PasswordFileOption",
     "ProfileOption",
     "RawLeavesOption",
+    "password",
 ]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
@@ -55,4 +60,38 @@ HiddenOption = Annotated[
 DereferenceOption = Annotated[
     bool,
     typer.Option("--dereference-symlinks", help="Import what symlinks point to, not the links."),
+]
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="The troika home [env: TROIKA_HOME].", show_default=False),
+]
+
+
+def password(password_file: Path | None, *, confirm: bool) -> str:
+    """A key's password: ``--password-file``, else env ``TROIKA_KEY_PASSWORD``, else a prompt."""
+    if password_file is not None:
+        try:
+            return password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot read password file {str(password_file)!r}: {exc.strerror}"
+            ) from exc
+    from_env = os.environ.get("TROIKA_KEY_PASSWORD")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(
+            "no password: pass --password-file, set TROIKA_KEY_PASSWORD, or run in a terminal"
+        )
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=confirm))
+
+
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        help="Read the password from this file [else env TROIKA_KEY_PASSWORD, else a prompt].",
+        show_default=False,
+    ),
 ]
