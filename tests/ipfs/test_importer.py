@@ -709,7 +709,7 @@ def test_a_stream_without_readinto_is_read_with_read() -> None:
             return self._stream.read(min(size, 100))  # short reads too
 
     data = random_bytes(5000, seed=9)
-    *_, root = import_stream(ReadOnly(data), chunk_size=KiB)  # type: ignore[arg-type]
+    *_, root = import_stream(ReadOnly(data), chunk_size=KiB)
 
     assert root.cid == cid_of(data, chunk_size=KiB)
 

@@ -80,13 +80,20 @@ def add(
     connection errors); any other store gets the blocks one by one, with its
     garbage collector held off until the root is pinned.
 
+    A readable binary stream (:class:`troika.ipfs.ReadableStream`, such as
+    an open file or a reader that makes its bytes as it is read) is one file's
+    content: it is read once, to its end, one piece in memory at a time, never
+    held whole nor written to a temporary file.
+
     Args:
-        source: Bytes, or a path to a file, symlink or folder.
+        source: Bytes, a path to a file, symlink or folder, or a readable
+            binary stream.
         store: Where to keep it; the :func:`default_store` if None.
         profile, cid_version, raw_leaves, chunk_size, hidden, follow_symlinks:
             As for :func:`troika.ipfs.cid_of`.
         progress: Called with ``(bytes_done, total)`` as blocks are stored;
-            ``total`` is the content's size (a folder's files summed).
+            ``total`` is the content's size (a folder's files summed), None
+            for a stream (its size is not known in advance).
         service: A pinning service to pin the root too, once ``store`` has
             it; the service fetches the DAG from the IPFS network, so
             ``store`` should be a node it can reach (a :class:`KuboStore`).
@@ -103,9 +110,13 @@ def add(
             reached or refused the content.
         PinningServiceError, PinFailed, PinTimeout: The service refused the pin,
             gave up on it, or did not finish it within ``service_timeout``.
+        TypeError: ``source`` is not bytes, a path or a readable binary stream.
 
     Example:
+        >>> import io
         >>> store = LocalStore(tmp_path / "store")
+        >>> str(add(io.BytesIO(b"hello\\n"), store=store))
+        'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
         >>> root = add(b"hello\\n", store=store)
         >>> str(root), get(root, source=store)
         ('QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN', b'hello\\n')
@@ -267,7 +278,8 @@ async def aadd(
     service_timeout: float = DEFAULT_PIN_WAIT,
 ) -> CID:
     """The asyncio form of :func:`add`, with the same options (the importer's
-    hashing runs in worker threads).
+    hashing runs in worker threads, and so does every read of a stream: a
+    synchronous readable binary stream is fine, its reads never block the loop).
 
     Example:
         >>> async def add_it() -> CID:

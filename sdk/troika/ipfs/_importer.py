@@ -27,23 +27,25 @@ byte-identical to Kubo's for the same input and options:
   types (FIFOs, sockets, devices) are refused, as Kubo refuses them.
 
 The core is pure: bytes or a readable stream in, blocks out, one chunk in
-memory at a time. Only :func:`import_path` touches the file system, and only to
-read. Blocks come out as soon as they are known, children before their
-parents, the root last; content that repeats gives the same block again (a
-store keeps one copy).
+memory at a time (the file layout takes its chunks pushed in, so a tee can
+hash the very bytes it sends elsewhere: :class:`_FileHasher`). Only
+:func:`import_path` touches the file system, and only to read. Blocks come
+out as soon as they are known, children before their parents, the root last;
+content that repeats gives the same block again (a store keeps one copy).
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import stat
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import BinaryIO, Literal, NamedTuple, TypeAlias
+from typing import Literal, NamedTuple, Protocol, TypeAlias, cast
 
 from troika._errors import ConfigError, PathError, PathNotFound, PathUnreadable, SymlinkLoop
 from troika.ipfs._car import Block
@@ -56,6 +58,7 @@ __all__ = [
     "PROFILES",
     "ImportProfile",
     "ImportSource",
+    "ReadableStream",
     "cid_of",
     "import_bytes",
     "import_path",
@@ -114,8 +117,32 @@ PROFILES: Mapping[str, ImportProfile] = MappingProxyType(
 )
 """The import profiles by name: ``kubo-v0`` (Kubo's default) and ``v1-2025``."""
 
-#: What :func:`cid_of` takes: content (bytes) or a path to a file or folder.
-ImportSource: TypeAlias = bytes | bytearray | memoryview | str | os.PathLike[str]
+
+class ReadableStream(Protocol):
+    """A readable binary stream: anything with ``read(size)`` that returns bytes.
+
+    An open file (``open(path, "rb")``), ``io.BytesIO``, or a reader of your own
+    (an ``io.RawIOBase`` subclass with ``readinto``, say) that makes its bytes on
+    the fly. troika reads it once, to its end, a piece at a time; short reads
+    are fine. A stream that also has ``readinto`` is read into one reused buffer.
+    Its size need not be known. An object without ``read``, a text stream or a
+    file not open for reading is refused with ``TypeError`` (a misuse, not an
+    IPFS failure); what ``read`` itself raises reaches the caller unchanged.
+
+    Example:
+        >>> import io
+        >>> str(cid_of(io.BytesIO(b"hello\\n")))
+        'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
+    """
+
+    def read(self, size: int, /) -> bytes | None:
+        """Up to ``size`` bytes; ``b""`` at the end."""
+        ...
+
+
+#: What :func:`cid_of` takes: content (bytes), a path to a file or folder, or a
+#: readable binary stream (read once, to its end, as one file's content).
+ImportSource: TypeAlias = bytes | bytearray | memoryview | str | os.PathLike[str] | ReadableStream
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,75 +190,107 @@ def _resolve(
     )
 
 
-# -- chunks: a fixed-size splitter with one chunk of look-ahead --------------------
+# -- chunks: a fixed-size splitter ---------------------------------------------------
 
 
-class _Chunks:
-    """The chunks of some bytes, and whether any are left (boxo's ``Done()``)."""
-
-    def done(self) -> bool:
-        raise NotImplementedError
-
-    def next(self) -> memoryview:
-        """The next chunk; valid until the next call of ``done`` or ``next``."""
-        raise NotImplementedError
+def _memory_chunks(data: memoryview, size: int) -> Iterator[memoryview]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
 
 
-class _MemoryChunks(_Chunks):
-    def __init__(self, data: memoryview, size: int) -> None:
-        self._data = data
-        self._size = size
-        self._offset = 0
+def _stream_chunks(stream: ReadableStream, size: int) -> Iterator[memoryview]:
+    """Chunks read into one reused buffer: memory stays one chunk whatever the size.
 
-    def done(self) -> bool:
-        return self._offset >= len(self._data)
-
-    def next(self) -> memoryview:
-        start = self._offset
-        self._offset = start + self._size
-        return self._data[start : self._offset]
-
-
-class _StreamChunks(_Chunks):
-    """Chunks read into one reused buffer: memory stays one chunk whatever the size."""
-
-    def __init__(self, stream: BinaryIO, size: int) -> None:
-        self._buffer = bytearray(size)
-        self._view = memoryview(self._buffer)
-        self._size = size
-        self._pending: int | None = None
-        readinto = getattr(stream, "readinto", None)
-        self._readinto: Callable[[memoryview], int | None] = (
-            readinto if callable(readinto) else _reader_into(stream)
-        )
-
-    def _fill(self) -> int:
-        view, got = self._view, 0
-        while got < self._size:
-            count = self._readinto(view[got:])
+    Each chunk is valid until the next one is asked for.
+    """
+    view = memoryview(bytearray(size))
+    readinto = getattr(stream, "readinto", None)
+    into: Callable[[memoryview], int | None] = (
+        readinto if callable(readinto) else _reader_into(stream)
+    )
+    while True:
+        got = 0
+        while got < size:
+            count = into(view[got:])
+            if count is None:
+                raise _would_block(stream)
             if not count:
                 break
             got += count
-        return got
-
-    def done(self) -> bool:
-        if self._pending is None:
-            self._pending = self._fill()
-        return self._pending == 0
-
-    def next(self) -> memoryview:
-        count = self._fill() if self._pending is None else self._pending
-        self._pending = None
-        return self._view[:count]
+        if got:
+            yield view[:got]
+        if got < size:
+            return
 
 
-def _reader_into(stream: BinaryIO) -> Callable[[memoryview], int]:
+def _would_block(stream: object) -> TypeError:
+    return TypeError(
+        f"{stream!r} returned None: it is a non-blocking stream with no data ready; "
+        "troika reads blocking streams only"
+    )
+
+
+def _checked_piece(stream: object, data: object) -> bytes | bytearray | memoryview:
+    if data is None:
+        raise _would_block(stream)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(
+            f"{stream!r} returned {type(data).__name__}, not bytes: open it in binary mode ('rb')"
+        )
+    return data
+
+
+def _reader_into(stream: ReadableStream) -> Callable[[memoryview], int]:
     def readinto(view: memoryview) -> int:
-        data = stream.read(len(view))
+        data = _checked_piece(stream, stream.read(len(view)))
         view[: len(data)] = data
         return len(data)
 
     return readinto
+
+
+def _read_pieces(stream: ReadableStream, size: int) -> Iterator[bytes]:
+    """``stream``'s bytes in pieces of ``size`` (the last one shorter), each read once.
+
+    Short reads are gathered into whole pieces, so that what goes on to the
+    network comes in large pieces whatever the stream's own read sizes.
+    """
+    read = stream.read
+    while True:
+        data = _checked_piece(stream, read(size))
+        if len(data) == size:
+            yield bytes(data)
+            continue
+        if not data:
+            return
+        parts, got = [bytes(data)], len(data)
+        while got < size:
+            more = _checked_piece(stream, read(size - got))
+            if not more:
+                break
+            parts.append(bytes(more))
+            got += len(more)
+        yield b"".join(parts)
+        if got < size:
+            return
+
+
+def _readable_stream(source: object, caller: str) -> ReadableStream:
+    """``source`` if it is a readable binary stream, else a ``TypeError`` that says why."""
+    read = getattr(source, "read", None)
+    if not callable(read):
+        raise TypeError(
+            f"{caller}() takes bytes, a path or a readable binary stream, "
+            f"not {type(source).__name__} ({source!r})"
+        )
+    if isinstance(source, io.TextIOBase):
+        raise TypeError(
+            f"{caller}() needs a binary stream, not the text stream {source!r}: open it with 'rb'"
+        )
+    readable = getattr(source, "readable", None)
+    if callable(readable) and not readable():
+        raise TypeError(f"{caller}() cannot read {source!r}: it is not open for reading ('rb')")
+    return cast(ReadableStream, source)
 
 
 # -- dag-pb encoding and the DAG builder --------------------------------------------
@@ -361,26 +420,15 @@ class _Builder:
             yield Block(cid, b"".join((head, chunk, tail)))
         return _Link(cid, len(head) + size + len(tail), size)
 
-    def file(self, chunks: _Chunks) -> Generator[Block, None, _Link]:
-        """boxo's ``balanced.Layout``."""
-        if chunks.done():
-            return (yield from self.leaf(memoryview(b"")))
-        root = yield from self.leaf(chunks.next())
-        depth = 1
-        while not chunks.done():
-            root = yield from self._fill(chunks, depth, [root])
-            depth += 1
-        return root
+    def file(self, chunks: Iterable[memoryview]) -> Generator[Block, None, _Link]:
+        """boxo's ``balanced.Layout`` of the chunks."""
+        layout = _FileLayout(self)
+        for chunk in chunks:
+            yield from layout.push(chunk)
+        return (yield from layout.finish())
 
-    def _fill(
-        self, chunks: _Chunks, depth: int, children: list[_Link]
-    ) -> Generator[Block, None, _Link]:
-        while len(children) < self.settings.max_links and not chunks.done():
-            if depth == 1:
-                child = yield from self.leaf(chunks.next())
-            else:
-                child = yield from self._fill(chunks, depth - 1, [])
-            children.append(child)
+    def node(self, children: list[_Link]) -> Generator[Block, None, _Link]:
+        """An internal file node over ``children``."""
         sizes = tuple(child.filesize for child in children)
         data = UnixFSData(UnixFSType.FILE, filesize=sum(sizes), blocksizes=sizes).encode()
         raw = _encode_node(((b"", child.cid, child.tsize) for child in children), data)
@@ -451,6 +499,104 @@ class _Builder:
         if block is not None:
             yield block
         return link
+
+
+class _FileLayout:
+    """boxo's balanced layout, fed one chunk at a time (so a tee can push chunks in).
+
+    boxo grows the tree from the top: the first leaf is the root, and each
+    time the data outgrows the tree, a new root takes the old one as its first
+    child and fills up with subtrees of the old depth. That is the same tree
+    as filling it from the bottom: a node is complete when it has ``max_links``
+    children (then it becomes a child one level up), and at the end the
+    partial nodes are closed from the bottom up; the topmost lone node is the
+    root (a file of one chunk is its one leaf). Blocks come out in boxo's order.
+    """
+
+    def __init__(self, builder: _Builder) -> None:
+        self._builder = builder
+        self._levels: list[list[_Link]] = [[]]  # [0]: leaves waiting for their parent
+
+    def push(self, chunk: memoryview) -> Generator[Block, None, None]:
+        link = yield from self._builder.leaf(chunk)
+        levels, level = self._levels, 0
+        while True:
+            levels[level].append(link)
+            if len(levels[level]) < self._builder.settings.max_links:
+                return
+            link = yield from self._builder.node(levels[level])
+            levels[level] = []
+            level += 1
+            if level == len(levels):
+                levels.append([])
+
+    def finish(self) -> Generator[Block, None, _Link]:
+        levels = self._levels
+        top = max((level for level, links in enumerate(levels) if links), default=None)
+        if top is None:  # the empty file: one empty leaf
+            return (yield from self._builder.leaf(memoryview(b"")))
+        for level in range(top):
+            if levels[level]:
+                link = yield from self._builder.node(levels[level])
+                levels[level] = []
+                levels[level + 1].append(link)
+        if len(levels[top]) == 1:
+            return levels[top][0]
+        return (yield from self._builder.node(levels[top]))
+
+
+class _FileHasher:
+    """troika's CID of one file whose bytes are fed in pieces of any size (pure).
+
+    The hashing half of a tee: whoever reads the file once feeds each piece
+    here as it also sends it elsewhere. Memory stays at one chunk.
+
+    Example:
+        >>> hasher = _FileHasher(_resolve("kubo-v0", None, None, None))
+        >>> hasher.feed(b"hel")
+        >>> hasher.feed(b"lo\\n")
+        >>> str(hasher.finish())
+        'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
+    """
+
+    def __init__(self, settings: _Settings) -> None:
+        self._layout = _FileLayout(_Builder(settings, keep=False))
+        self._size = settings.chunk_size
+        self._partial = memoryview(bytearray(self._size))
+        self._filled = 0
+        self.fed = 0
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Hash the next bytes of the file."""
+        view, size, push = memoryview(data).cast("B"), self._size, self._layout.push
+        self.fed += len(view)
+        if self._filled:
+            take = min(size - self._filled, len(view))
+            self._partial[self._filled : self._filled + take] = view[:take]
+            self._filled += take
+            view = view[take:]
+            if self._filled < size:
+                return
+            _drain(push(self._partial))
+            self._filled = 0
+        whole = len(view) - len(view) % size
+        for start in range(0, whole, size):
+            _drain(push(view[start : start + size]))
+        rest = len(view) - whole
+        self._partial[:rest] = view[whole:]
+        self._filled = rest
+
+    def finish(self) -> CID:
+        """The root CID of everything fed."""
+        if self._filled:
+            _drain(self._layout.push(self._partial[: self._filled]))
+            self._filled = 0
+        return _run(self._layout.finish()).cid
+
+
+def _drain(blocks: Generator[Block, None, None]) -> None:
+    for _ in blocks:  # keep=False: nothing is yielded
+        pass
 
 
 # -- the file system (reads only) ---------------------------------------------------
@@ -527,7 +673,7 @@ def _walk(
             )
         try:
             with path.open("rb", buffering=0) as stream:
-                chunks = _StreamChunks(stream, builder.settings.chunk_size)
+                chunks = _stream_chunks(stream, builder.settings.chunk_size)
                 return (yield from builder.file(chunks))
         except OSError as exc:
             raise _path_error(str(path), exc) from exc
@@ -609,12 +755,12 @@ def import_bytes(
         3
     """
     builder = _Builder(_resolve(profile, cid_version, raw_leaves, chunk_size), keep=True)
-    chunks = _MemoryChunks(memoryview(data).cast("B"), builder.settings.chunk_size)
+    chunks = _memory_chunks(memoryview(data).cast("B"), builder.settings.chunk_size)
     return _emit(builder.file(chunks))
 
 
 def import_stream(
-    stream: BinaryIO,
+    stream: ReadableStream,
     *,
     profile: str = "kubo-v0",
     cid_version: int | None = None,
@@ -632,7 +778,8 @@ def import_stream(
         ['bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am']
     """
     builder = _Builder(_resolve(profile, cid_version, raw_leaves, chunk_size), keep=True)
-    return _emit(builder.file(_StreamChunks(stream, builder.settings.chunk_size)))
+    chunks = _stream_chunks(_readable_stream(stream, "import_stream"), builder.settings.chunk_size)
+    return _emit(builder.file(chunks))
 
 
 def import_path(
@@ -689,9 +836,13 @@ def import_source(
     hidden: bool = False,
     follow_symlinks: bool = False,
 ) -> Generator[Block, None, CID]:
-    """The blocks of ``source`` (bytes, or a path as for :func:`import_path`), the root last.
+    """The blocks of ``source`` (bytes, a path as for :func:`import_path`, or a
+    readable binary stream as for :func:`import_stream`), the root last.
 
     What :func:`cid_of` hashes, as blocks: the stores upload and keep these.
+
+    Raises:
+        TypeError: ``source`` is none of these (see :class:`ReadableStream`).
 
     Example:
         >>> [str(block.cid) for block in import_source(b"hello\\n")]
@@ -715,7 +866,13 @@ def import_source(
             hidden=hidden,
             follow_symlinks=follow_symlinks,
         )
-    raise TypeError(f"import_source() takes bytes or a path, not {type(source).__name__}")
+    return import_stream(
+        _readable_stream(source, "import_source"),
+        profile=profile,
+        cid_version=cid_version,
+        raw_leaves=raw_leaves,
+        chunk_size=chunk_size,
+    )
 
 
 def cid_of(
@@ -733,9 +890,11 @@ def cid_of(
     Nothing is stored and no block is kept: each chunk is hashed and dropped.
 
     Args:
-        source: The content (``bytes``, ``bytearray``, ``memoryview``), or a path
-            (``str`` or ``os.PathLike``) to a file, symlink or folder; a folder is
-            imported recursively, as ``ipfs add -r``.
+        source: The content (``bytes``, ``bytearray``, ``memoryview``), a path
+            (``str`` or ``os.PathLike``) to a file, symlink or folder (a folder is
+            imported recursively, as ``ipfs add -r``), or a readable binary
+            stream (:class:`ReadableStream`), read once to its end as one
+            file's content, one chunk in memory at a time.
         profile: ``"kubo-v0"`` (Kubo's default) or ``"v1-2025"``; see :data:`PROFILES`.
         cid_version: 0 or 1; overrides the profile (1 implies raw leaves, as in Kubo).
         raw_leaves: Raw leaf blocks or dag-pb leaves; overrides the profile.
@@ -751,6 +910,7 @@ def cid_of(
     Raises:
         PathNotFound, PathUnreadable, SymlinkLoop, PathError: See :func:`import_path`.
         ConfigError: A profile or knob that does not exist (``ValueError``).
+        TypeError: ``source`` is not bytes, a path or a readable binary stream.
 
     Example:
         >>> str(cid_of(b""))
@@ -763,9 +923,10 @@ def cid_of(
     """
     builder = _Builder(_resolve(profile, cid_version, raw_leaves, chunk_size), keep=False)
     if isinstance(source, bytes | bytearray | memoryview):
-        chunks = _MemoryChunks(memoryview(source).cast("B"), builder.settings.chunk_size)
+        chunks = _memory_chunks(memoryview(source).cast("B"), builder.settings.chunk_size)
         return _run(builder.file(chunks)).cid
     if isinstance(source, str | os.PathLike):
         walk = _walk(builder, source, hidden=hidden, follow_symlinks=follow_symlinks)
         return _run(walk).cid
-    raise TypeError(f"cid_of() takes bytes or a path, not {type(source).__name__}")
+    stream = _readable_stream(source, "cid_of")
+    return _run(builder.file(_stream_chunks(stream, builder.settings.chunk_size))).cid

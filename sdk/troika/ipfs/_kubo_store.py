@@ -1,13 +1,14 @@
 """``KuboStore``: a Kubo node as a troika block store, sync and async.
 
-A single file (bytes, or a path to a regular file) goes to Kubo's own ``add``
-with every import option set explicitly to troika's, streamed from the source
-as a multipart body, while a second thread computes troika's CID of the same
-content. Kubo pins the root it built as it finishes (without walking the DAG
-again, as ``pin/add`` would); troika reports it only if it equals the CID
-troika computed. If it does not, Kubo's root is unpinned and
-:class:`VerificationError` raised: a CID troika did not compute is never
-reported.
+A single file (bytes, a path to a regular file, or a readable binary stream)
+goes to Kubo's own ``add`` with every import option set explicitly to troika's,
+streamed from the source as a multipart body. The source is read once: each
+piece read is both sent and fed to troika's importer (a tee), so troika's CID
+is that of the very bytes Kubo received. Kubo pins the root it built as it
+finishes (without walking the DAG again, as ``pin/add`` would); troika reports
+it only if it equals the CID troika computed. If it does not, Kubo's root is
+unpinned and :class:`VerificationError` raised: a CID troika did not compute
+is never reported.
 
 Folders and symlinks go the other way: troika computes the DAG (the importer,
 identical to ``ipfs add``) and sends it as a CAR streamed through
@@ -21,21 +22,24 @@ it among its pins: an upload cut short is never reported as pinned.
 
 Connection errors (refused, reset, the node gone mid-upload) are retried with
 exponential backoff, a bounded number of times; :meth:`KuboStore.add` starts
-the upload again from its source. Timeouts and Kubo's own error answers
-(:class:`KuboAPIError`) are not retried: they would only fail again.
+the upload again from its source. A stream cannot always be read again: one
+that broke after troika had read from it is retried only if it is seekable
+(troika seeks back to where it started), else :class:`IPFSUnavailable` says
+so at once. Timeouts and Kubo's own error answers (:class:`KuboAPIError`) are
+not retried: they would only fail again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 import httpx
 
@@ -54,10 +58,13 @@ from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import LEAF_CODECS, links_of_block, walk_dag
 from troika.ipfs._importer import (
     ImportSource,
+    ReadableStream,
+    _FileHasher,
     _path_error,
+    _read_pieces,
+    _readable_stream,
     _resolve,
     _Settings,
-    cid_of,
     import_source,
 )
 from troika.ipfs._kubo import DEFAULT_API_URL, DEFAULT_TIMEOUT, AsyncKuboClient, KuboClient, _Call
@@ -69,7 +76,8 @@ DEFAULT_RETRIES = 3
 """Attempts after the first that a call gets when the connection fails."""
 
 Progress: TypeAlias = Callable[[int, int | None], None]
-"""Called as bytes go out: ``(bytes_sent, total)``, ``total`` None when not known."""
+"""Called as bytes go out: ``(bytes_sent, total)``, ``total`` None when not known
+(a stream's size is never known in advance)."""
 
 _PLACEHOLDER_ROOT = CID.parse("bafkqaaa")  # identity CID of no bytes: complete by itself
 _READ_SIZE = 1 << 20  # bytes per piece of a file streamed to ``add``
@@ -122,10 +130,21 @@ class _CARStream:
             yield varint(len(raw) + len(block.data)) + raw + bytes(block.data)
 
 
+def _is_content(source: ImportSource) -> bool:
+    return isinstance(source, bytes | bytearray | memoryview)
+
+
+def _is_path(source: ImportSource) -> bool:
+    return isinstance(source, str | os.PathLike)
+
+
 def source_size(source: ImportSource, *, hidden: bool = False) -> int | None:
-    """The bytes ``source`` holds (a folder's files summed), or None if it cannot be told."""
+    """The bytes ``source`` holds (a folder's files summed), or None if it cannot be told
+    (always for a stream)."""
     if isinstance(source, bytes | bytearray | memoryview):
         return memoryview(source).nbytes
+    if not isinstance(source, str | os.PathLike):
+        return None
     try:
         root = Path(source)
         if root.is_file():
@@ -145,8 +164,8 @@ def source_size(source: ImportSource, *, hidden: bool = False) -> int | None:
 
 def _single_file(source: ImportSource, follow_symlinks: bool) -> bool:
     """Whether ``source`` is one file's content, which Kubo's ``add`` can import itself."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        return True
+    if not isinstance(source, str | os.PathLike):
+        return True  # bytes, or a stream
     try:
         path = Path(source)
         info = path.stat() if follow_symlinks else path.lstat()
@@ -155,12 +174,11 @@ def _single_file(source: ImportSource, follow_symlinks: bool) -> bool:
     return stat.S_ISREG(info.st_mode)
 
 
-def _open_file(source: ImportSource) -> BinaryIO:
-    path = Path(source)  # type: ignore[arg-type]  # bytes never get here
+def _open_file(path: str | os.PathLike[str]) -> io.FileIO:
     try:
-        return path.open("rb")
+        return Path(path).open("rb", buffering=0)  # whole pieces, no second buffer
     except OSError as exc:
-        raise _path_error(str(source), exc) from exc
+        raise _path_error(str(path), exc) from exc
 
 
 def _pieces_of(data: bytes | bytearray | memoryview) -> Iterator[bytes]:
@@ -183,15 +201,81 @@ class _Sent:
             total = self.total
             self._progress(self.sent if total is None else min(self.sent, total), total)
 
-    def each(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
-        for piece in pieces:
-            yield piece
-            self.count(piece)
-        self.finish()
-
     def finish(self) -> None:
         if self.sent == 0 and self._progress is not None:
             self._progress(0, self.total)  # an empty file is done too
+
+
+class _Tee:
+    """One attempt's pieces of a file: each piece read goes out to Kubo and into troika's hasher.
+
+    A piece is handed on first and hashed when the next one is asked for, so
+    the daemon works on it while troika hashes it; when the body ends, every
+    byte sent has been hashed. ``read`` counts the bytes taken from the source.
+    """
+
+    def __init__(self, settings: _Settings, sent: _Sent) -> None:
+        self._hasher = _FileHasher(settings)
+        self._sent = sent
+        self.read = 0
+
+    def pieces(self, source: Iterator[bytes]) -> Iterator[bytes]:
+        for piece in source:
+            self.read += len(piece)
+            yield piece
+            self._hasher.feed(piece)
+            self._sent.count(piece)
+        self._sent.finish()
+
+    def root(self) -> CID:
+        """troika's CID of every byte that went out (once the body is complete)."""
+        return self._hasher.finish()
+
+
+class _FileSource:
+    """Where one file's bytes come from for ``add``, and whether a retry may read them again.
+
+    Bytes and paths can always be read again. A stream is read where it
+    stands; after a broken attempt it is sought back there if it is seekable,
+    and otherwise the upload cannot be retried (unless nothing was read yet).
+    """
+
+    def __init__(self, source: ImportSource) -> None:
+        self.source = source
+        self.stream: ReadableStream | None = None
+        self._seek_back: Callable[[], object] | None = None
+        if not _is_content(source) and not _is_path(source):
+            self.stream = stream = _readable_stream(source, "add")
+            seekable = getattr(stream, "seekable", None)
+            if callable(seekable) and seekable():
+                start = stream.tell()  # type: ignore[attr-defined]  # seekable() said so
+                self._seek_back = lambda: stream.seek(start)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def pieces(self) -> Iterator[Iterator[bytes]]:
+        """The source's pieces for one attempt (a file is opened and closed here)."""
+        source = self.source
+        if self.stream is not None:
+            yield _read_pieces(self.stream, _READ_SIZE)
+        elif isinstance(source, bytes | bytearray | memoryview):
+            yield _pieces_of(source)
+        else:
+            with _open_file(source) as file:  # type: ignore[arg-type]  # a path
+                yield _read_pieces(file, _READ_SIZE)
+
+    def rewind(self, tee: _Tee, error: IPFSUnavailable, api_url: str) -> None:
+        """Make the source readable from its start again, or raise: it cannot be retried."""
+        if self.stream is None or tee.read == 0:
+            return
+        if self._seek_back is None:
+            raise IPFSUnavailable(
+                api_url,
+                f"{error.__cause__}; the connection broke after {tee.read} bytes of a stream "
+                "that cannot be read again (it is not seekable), so the upload was not retried "
+                "and nothing was pinned",
+                advice="add the content again from a new stream, or pass a seekable one",
+            ) from error
+        self._seek_back()
 
 
 def _connection_failed(error: IPFSUnavailable) -> bool:
@@ -535,57 +619,67 @@ class KuboStore(_KuboStoreBase, Closing):
         """Import ``source`` as ``ipfs add`` does, upload it and pin it.
 
         The CID is the one ``ipfs add`` gives with the same options, computed by
-        troika. One file (bytes, or a path to a regular file) is streamed to
-        Kubo's own ``add`` with all of troika's options while troika computes
-        the CID in a second thread; Kubo's root is accepted only if it is the
-        same. A folder or a symlink goes as troika's DAG, one CAR through
-        ``dag/import``, then ``pin/add``. If the connection breaks, the upload
-        starts again from ``source`` (up to ``retries`` times); the root is
-        reported only once Kubo lists it pinned.
+        troika. One file (bytes, a path to a regular file, or a readable binary
+        stream) is streamed to Kubo's own ``add`` with all of troika's options,
+        read once: each piece read is sent and also hashed by troika's importer
+        (a tee), so memory stays at about one piece (1 MiB) whatever the size,
+        and Kubo's root is accepted only if it is troika's CID of the same
+        bytes. A folder or a symlink goes as troika's DAG, one CAR through
+        ``dag/import``, then ``pin/add``. The root is reported only once Kubo
+        lists it pinned.
+
+        Retries: if the connection breaks, the upload starts again from
+        ``source`` (up to ``retries`` times). A stream is read from where it
+        stands; after a break it is sought back there if it is seekable
+        (``seekable()`` true), and otherwise, once troika has read from it, the
+        upload is not retried: :class:`IPFSUnavailable` says the stream cannot
+        be read again, and nothing is reported pinned.
 
         Args:
-            source: Bytes, or a path to a file, symlink or folder.
+            source: Bytes, a path to a file, symlink or folder, or a readable
+                binary stream (:class:`troika.ipfs.ReadableStream`, read to its end).
             profile, cid_version, raw_leaves, chunk_size, hidden, follow_symlinks:
                 As for :func:`troika.ipfs.cid_of`.
             progress: Called with ``(bytes_sent, total)``; ``total`` is the
-                content's size (a folder's files summed). A retry starts from 0.
+                content's size (a folder's files summed), None for a stream,
+                whose size is not known in advance. A retry starts from 0.
 
         Returns:
             The root CID, pinned on the node.
 
         Raises:
-            IPFSUnavailable: The node cannot be reached, retries included.
+            IPFSUnavailable: The node cannot be reached, retries included; or
+                the connection broke mid-upload of a stream that cannot be read again.
             IPFSRequestError: Kubo refused the upload or the pin.
             VerificationError: Kubo's ``add`` gave another root than troika
                 computed (``.cid`` is Kubo's, which is unpinned again).
             PathNotFound, PathUnreadable, SymlinkLoop, PathError: See
                 :func:`troika.ipfs.import_path`.
+            TypeError: ``source`` is not bytes, a path or a readable binary stream.
 
         Example:
+            >>> import io
             >>> with KuboStore(api_url) as store:
             ...     str(store.add(b"hello\\n", profile="v1-2025"))
+            ...     str(store.add(io.BytesIO(b"hello\\n")))
             'bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am'
+            'QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN'
         """
         total = source_size(source, hidden=hidden) if progress is not None else None
         if _single_file(source, follow_symlinks):
             settings = _resolve(profile, cid_version, raw_leaves, chunk_size)
-            hashing = ThreadPoolExecutor(1, thread_name_prefix="troika-cid")
-            try:
-                # hashlib lets go of the GIL: troika's CID is computed while the
-                # file goes out, and the two are compared at the end.
-                ours = hashing.submit(
-                    cid_of,
-                    source,
-                    profile=profile,
-                    cid_version=cid_version,
-                    raw_leaves=raw_leaves,
-                    chunk_size=chunk_size,
-                    follow_symlinks=follow_symlinks,
-                )
-                answer = self._retrying(lambda: self._add_file(source, settings, progress, total))
-                return self._checked_add(answer, ours.result())
-            finally:
-                hashing.shutdown(wait=False)  # after a failed upload, nobody waits for the CID
+            file, attempt = _FileSource(source), 0
+            while True:
+                tee = _Tee(settings, _Sent(progress, total))
+                try:
+                    answer = self._add_file(file, tee, settings)
+                    break
+                except IPFSUnavailable as error:
+                    delay = self._delay(error, attempt)
+                    file.rewind(tee, error, self.api_url)
+                    time.sleep(delay)
+                    attempt += 1
+            return self._checked_add(answer, tee.root())
 
         def make() -> _CARStream:
             blocks = import_source(
@@ -603,25 +697,12 @@ class KuboStore(_KuboStoreBase, Closing):
         self._pin_complete(root)  # Kubo read every block: the DAG is complete
         return root
 
-    @contextmanager
-    def _pieces(self, source: ImportSource) -> Iterator[Iterator[bytes]]:
-        if isinstance(source, bytes | bytearray | memoryview):
-            yield _pieces_of(source)
-            return
-        with _open_file(source) as file:
-            yield iter(lambda: file.read(_READ_SIZE), b"")
-
-    def _add_file(
-        self,
-        source: ImportSource,
-        settings: _Settings,
-        progress: Progress | None,
-        total: int | None,
-    ) -> str:
-        """One attempt: stream the file to Kubo's ``add``; Kubo's root as it printed it."""
-        with self._pieces(source) as pieces:
+    def _add_file(self, file: _FileSource, tee: _Tee, settings: _Settings) -> str:
+        """One attempt: stream the file to Kubo's ``add`` through ``tee``; Kubo's root as
+        it printed it."""
+        with file.pieces() as pieces:
             call = self.client._add_stream_call(
-                _Sent(progress, total).each(pieces),
+                tee.pieces(pieces),
                 cid_version=settings.cid_version,
                 raw_leaves=settings.raw_leaves,
                 chunk_size=settings.chunk_size,
@@ -852,27 +933,18 @@ class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
         total = source_size(source, hidden=hidden) if progress is not None else None
         if _single_file(source, follow_symlinks):
             settings = _resolve(profile, cid_version, raw_leaves, chunk_size)
-            hashing = asyncio.ensure_future(
-                asyncio.to_thread(
-                    cid_of,
-                    source,
-                    profile=profile,
-                    cid_version=cid_version,
-                    raw_leaves=raw_leaves,
-                    chunk_size=chunk_size,
-                    follow_symlinks=follow_symlinks,
-                )
-            )
-            try:
-                answer = await self._retrying(
-                    lambda: self._add_file(source, settings, progress, total)
-                )
-            except BaseException:
-                if hashing.done() and not hashing.cancelled():
-                    hashing.exception()  # seen, so asyncio does not log it as lost
-                hashing.cancel()  # the thread finishes its CID unobserved
-                raise
-            return await self._checked_add(answer, await hashing)
+            file, attempt = _FileSource(source), 0
+            while True:
+                tee = _Tee(settings, _Sent(progress, total))
+                try:
+                    answer = await self._add_file(file, tee, settings)
+                    break
+                except IPFSUnavailable as error:
+                    delay = self._delay(error, attempt)
+                    await asyncio.to_thread(file.rewind, tee, error, self.api_url)
+                    await asyncio.sleep(delay)
+                    attempt += 1
+            return await self._checked_add(answer, await asyncio.to_thread(tee.root))
 
         def make() -> _CARStream:
             blocks = import_source(
@@ -890,35 +962,20 @@ class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
         await self._pin_complete(root)  # Kubo read every block: the DAG is complete
         return root
 
-    async def _add_file(
-        self,
-        source: ImportSource,
-        settings: _Settings,
-        progress: Progress | None,
-        total: int | None,
-    ) -> str:
-        """One attempt of :meth:`KuboStore._add_file`; the file is read in worker threads."""
-        file = None
-        if not isinstance(source, bytes | bytearray | memoryview):
-            file = await asyncio.to_thread(_open_file, source)
-        sent = _Sent(progress, total)
+    async def _add_file(self, file: _FileSource, tee: _Tee, settings: _Settings) -> str:
+        """One attempt of :meth:`KuboStore._add_file`; reading and hashing in worker threads."""
+        opened = file.pieces()
+        pieces = tee.pieces(await asyncio.to_thread(opened.__enter__))
+        done = object()
 
-        async def pieces() -> AsyncIterator[bytes]:
-            if file is None:
-                assert isinstance(source, bytes | bytearray | memoryview)
-                for piece in _pieces_of(source):
-                    yield piece
-                    sent.count(piece)
-                sent.finish()
-                return
-            while piece := await asyncio.to_thread(file.read, _READ_SIZE):
+        async def body() -> AsyncIterator[bytes]:
+            while (piece := await asyncio.to_thread(next, pieces, done)) is not done:
+                assert isinstance(piece, bytes)
                 yield piece
-                sent.count(piece)
-            sent.finish()
 
         try:
             call = self.client._add_stream_call(
-                pieces(),
+                body(),
                 cid_version=settings.cid_version,
                 raw_leaves=settings.raw_leaves,
                 chunk_size=settings.chunk_size,
@@ -926,8 +983,7 @@ class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
             )
             return self.client._parse_add(await self.client._send(call))
         finally:
-            if file is not None:
-                file.close()
+            await asyncio.to_thread(opened.__exit__, None, None, None)
 
     async def _checked_add(self, answer: str, ours: CID) -> CID:
         """``ours`` if Kubo's root is the same and pinned; see :meth:`KuboStore._checked_add`."""
