@@ -65,6 +65,15 @@ TroikaError
  │    ├── DecryptionError                   tampered or truncated ciphertext or envelope: .reason
  │    └── AssetPermissionDenied             not owner/minter, or no funds: .account, .reason
  └── ComputeError
+      ├── InvalidJob (ValueError)           unknown kind, malformed parameters: .field, .value
+      ├── JobNotFound (LookupError)         .job_id
+      ├── NotLicensed                       the requester may not use a token: .token_id, .account
+      ├── BudgetExhausted                   the epsilon would exceed a dataset's budget: .dataset_id
+      ├── PaymentTooLow                     below what a node asks: .payment, .minimum
+      ├── JobStateError                     not possible in the job's state: .job_id, .status
+      ├── JobPermissionDenied               not the requester, owner or node: .job_id, .account
+      ├── ResultMismatch                    a result that is not the chain's digest: .job_id, .cid
+      └── JobFailed                         the computation failed: .job_id, .reason
 ```
 
 Errors about a bad argument also subclass the matching builtin, so
@@ -85,6 +94,7 @@ __all__ = [
     "AssetNotFound",
     "AssetPermissionDenied",
     "BlockNotFound",
+    "BudgetExhausted",
     "CARError",
     "ChainError",
     "ChainIdMismatch",
@@ -107,10 +117,15 @@ __all__ = [
     "InvalidCID",
     "InvalidContractCall",
     "InvalidDID",
+    "InvalidJob",
     "InvalidKeyName",
     "InvalidMetadata",
     "InvalidPublicKey",
     "InvalidSIWEMessage",
+    "JobFailed",
+    "JobNotFound",
+    "JobPermissionDenied",
+    "JobStateError",
     "KeyExists",
     "KeyNotFound",
     "KeystoreError",
@@ -120,14 +135,17 @@ __all__ = [
     "NoKeyAgreementKey",
     "NotAFile",
     "NotEntitled",
+    "NotLicensed",
     "PathError",
     "PathNotFound",
     "PathUnreadable",
+    "PaymentTooLow",
     "PinFailed",
     "PinTimeout",
     "PinningServiceError",
     "RPCError",
     "RPCUnavailable",
+    "ResultMismatch",
     "SIWEChainMismatch",
     "SIWEDIDMismatch",
     "SIWEDomainMismatch",
@@ -817,3 +835,89 @@ class AssetPermissionDenied(AssetError):
         self.reason = reason
         what = f"token {token_id!r}: " if token_id is not None else ""
         super().__init__(f"{what}{account!r} {reason}")
+
+
+class InvalidJob(ComputeError, ValueError):
+    """A job that troika cannot run: an unknown kind, malformed or out-of-range parameters."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(f"{field}={value!r}: {reason}")
+
+
+class JobNotFound(ComputeError, LookupError):
+    """No job of that id exists."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(f"no compute job {job_id!r}")
+
+
+class NotLicensed(ComputeError):
+    """The requester neither owns a token the job names nor holds an unexpired licence."""
+
+    def __init__(self, token_id: int, account: str) -> None:
+        self.token_id = token_id
+        self.account = account
+        super().__init__(f"{account!r} may not use token {token_id!r}: ask its owner for a licence")
+
+
+class BudgetExhausted(ComputeError):
+    """The job's epsilon exceeds what remains of a dataset's privacy budget."""
+
+    def __init__(self, dataset_id: int, requested: float, remaining: float) -> None:
+        self.dataset_id = dataset_id
+        self.requested = requested
+        self.remaining = remaining
+        super().__init__(
+            f"dataset {dataset_id!r}: epsilon {requested!r} exceeds the {remaining!r} left "
+            "of its privacy budget"
+        )
+
+
+class PaymentTooLow(ComputeError):
+    """The job pays less than a node's policy asks."""
+
+    def __init__(self, payment: int, minimum: int) -> None:
+        self.payment = payment
+        self.minimum = minimum
+        super().__init__(f"payment {payment!r} wei is below the minimum of {minimum!r} wei")
+
+
+class JobStateError(ComputeError):
+    """The call is not possible in the job's current state (or before/after its deadline)."""
+
+    def __init__(self, job_id: int, status: str, reason: str) -> None:
+        self.job_id = job_id
+        self.status = status
+        super().__init__(f"job {job_id!r} is {status}: {reason}")
+
+
+class JobPermissionDenied(ComputeError):
+    """The caller is not the job's requester, a dataset's owner, or its registered node."""
+
+    def __init__(self, job_id: int | None, account: str, reason: str) -> None:
+        self.job_id = job_id
+        self.account = account
+        what = f"job {job_id!r}: " if job_id is not None else ""
+        super().__init__(f"{what}{account!r} {reason}")
+
+
+class ResultMismatch(ComputeError):
+    """A fetched result does not hash to the digest that the nodes confirmed on chain."""
+
+    def __init__(self, job_id: int, cid: object, reason: str) -> None:
+        self.job_id = job_id
+        self.cid = cid
+        super().__init__(f"job {job_id!r}: result {str(cid)!r} {reason}")
+
+
+class JobFailed(ComputeError):
+    """The computation itself failed (too many nodes dropped out, a node refused)."""
+
+    def __init__(self, job_id: int | None, reason: str) -> None:
+        self.job_id = job_id
+        self.reason = reason
+        what = f"job {job_id!r}" if job_id is not None else "the job"
+        super().__init__(f"{what} failed: {reason}")
