@@ -17,7 +17,9 @@ same temporary folder (the previous store is removed first, untimed):
   stored: the cipher's share of the encrypted pin.
 
 Stores are made with ``fsync=False`` by default (``--fsync`` turns it on for
-both), so that the disk's flush time does not hide the CPU work compared.
+both), so that the disk's flush time does not hide the CPU work compared;
+``--dir /dev/shm`` puts the file and the stores on tmpfs, out of reach of the
+disk's write-back, which is most of the noise on a shared machine.
 Round 0 is an untimed warm-up; the order of the sides rotates each round; each
 figure is the median over the rounds. ``vs plain`` is ``plain s / side s``:
 1.00 is parity, 0.80 means the side takes 25 % longer than the plain pin.
@@ -32,8 +34,8 @@ With ``--kubo`` the encrypted and plain pins also run against a Kubo daemon
 always stops, when troika.ipfs's KuboStore takes a stream.
 
 Run: ``.venv/bin/python bench/asset_encrypt_pin.py [--size-mib 1024] [--rounds 3]
-[--profile v1-2025] [--fsync] [--kubo] [--json]``. With ``--json`` stdout is one
-JSON line and the table goes to stderr.
+[--profile v1-2025] [--fsync] [--dir DIR] [--pin-via auto|add|blocks] [--kubo]
+[--json]``. With ``--json`` stdout is one JSON line and the table goes to stderr.
 """
 
 from __future__ import annotations
@@ -324,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="v1-2025", help="import profile (v1-2025)")
     parser.add_argument("--fsync", action="store_true", help="LocalStore(fsync=True)")
     parser.add_argument(
+        "--dir", type=Path, default=None, help="where the file and stores go (the temp folder)"
+    )
+    parser.add_argument(
         "--pin-via",
         choices=("auto", "add", "blocks"),
         default="auto",
@@ -341,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pin_via != "auto":
         PIN_VIA["how"] = args.pin_via
     how = {"add": "ipfs.add(EncryptingReader)", "blocks": "import_stream blocks"}[PIN_VIA["how"]]
-    with tempfile.TemporaryDirectory(prefix="troika-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="troika-bench-", dir=args.dir) as scratch:
         work = Path(scratch)
         log(f"writing {args.size_mib} MiB of random bytes")
         data = work / "data.bin"

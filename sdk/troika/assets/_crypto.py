@@ -38,7 +38,7 @@ import struct
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
@@ -51,6 +51,8 @@ from troika._errors import DecryptionError, InvalidAssetArgument, NoKeyAgreement
 from troika.did._did import DIDURL
 
 if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
     from troika.did._document import DIDDocument, VerificationMethod
 
 __all__ = [
@@ -252,7 +254,7 @@ class EncryptingReader(io.RawIOBase):
             self._out, self._offset = piece, 0
         return len(self._out) - self._offset
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
         """Read ciphertext into ``buffer``; returns the number of bytes, 0 at the end."""
         view = memoryview(buffer).cast("B")
         ready = self._fill()
