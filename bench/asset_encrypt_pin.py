@@ -280,7 +280,7 @@ def report(
     how: str,
 ) -> str:
     plain = statistics.median(times["plain"])
-    header = f"{'side':<13} {'median s':>8} {'MiB/s':>6} {'vs plain':>8} {'rounds':>11}"
+    header = f"{'side':<14} {'median s':>8} {'MiB/s':>6} {'vs plain':>8} {'rounds':>11}"
     lines = [
         f"pin of a {size // MiB} MiB file (page-cached) into a fresh LocalStore: "
         f"median of {rounds} interleaved rounds; encrypted = {how}",
@@ -291,7 +291,7 @@ def report(
         median = statistics.median(times[side])
         ratios = [p / s for p, s in zip(times["plain"], times[side], strict=True)]
         lines.append(
-            f"{side:<13} {median:>8.2f} {size / MiB / median:>6.0f} {plain / median:>7.2f}x "
+            f"{side:<14} {median:>8.2f} {size / MiB / median:>6.0f} {plain / median:>7.2f}x "
             f"{min(ratios):>5.2f}-{max(ratios):<5.2f}"
         )
     if kubo:
@@ -299,7 +299,7 @@ def report(
         for side in ("plain", "encrypted"):
             median = statistics.median(kubo[side])
             lines.append(
-                f"kubo {side:<8} {median:>8.2f} {size / MiB / median:>6.0f} "
+                f"kubo {side:<9} {median:>8.2f} {size / MiB / median:>6.0f} "
                 f"{kubo_plain / median:>7.2f}x"
             )
     lines.append("vs plain = plain s / side s (1.00: parity; below 1: slower than the plain pin)")
