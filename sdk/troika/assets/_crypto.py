@@ -150,8 +150,9 @@ def ciphertext_size(plaintext_size: int, segment_size: int = DEFAULT_SEGMENT_SIZ
 class EncryptingReader(io.RawIOBase):
     """A readable binary stream of the ciphertext of ``source``, made as it is read.
 
-    Memory stays at about two segments whatever the size: one segment is read
-    ahead, so the last one is known without knowing the size. The plaintext's
+    Memory stays at about three segments whatever the size (3 MiB by default):
+    one segment is read ahead, so the last one is known without knowing the
+    size, beside the one being encrypted and its ciphertext. The plaintext's
     size and SHA-256 come out of the same single pass. Closing the reader does
     not close ``source``.
 
