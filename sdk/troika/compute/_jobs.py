@@ -1,0 +1,670 @@
+"""Typed access to troika's ``ComputeJobs`` contract: the on-chain market of
+compute jobs on datasets and models of the ``AssetRegistry``.
+
+A requester pays for a job; each dataset's owner (or its registered node)
+accepts it, spending the job's epsilon from the dataset's privacy budget; the
+participating nodes confirm the digests of the result and report; the payment
+is then credited to the datasets' owners, the model's owner and the nodes, and
+each withdraws it. Reverts come back as :class:`~troika.ComputeError`
+subclasses that name the job, the token and the account, never as a bare
+chain error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from troika._errors import (
+    BudgetExhausted,
+    ComputeError,
+    ContractReverted,
+    InvalidJob,
+    JobNotFound,
+    JobPermissionDenied,
+    JobStateError,
+    NotLicensed,
+    TransactionRejected,
+)
+
+if TYPE_CHECKING:  # the chain layer loads web3: only when the market is used
+    from troika.chain import Chain, Contract, Event, Receipt, Sender
+
+__all__ = [
+    "BPS",
+    "JOBS_CONTRACT",
+    "MAX_DATASETS",
+    "ComputeJobs",
+    "Job",
+    "JobKind",
+    "JobStatus",
+    "Shares",
+]
+
+#: The name of troika's compiled job market.
+JOBS_CONTRACT = "ComputeJobs"
+
+#: The most datasets one job may name (the contract's ``MAX_DATASETS``).
+MAX_DATASETS = 64
+
+#: Shares are basis points: they sum to this.
+BPS = 10_000
+
+#: ``logs`` queries span at most this many blocks, so a long history is read in pages.
+DEFAULT_LOG_PAGE = 10_000
+
+_MILLI = 1000
+_UINT64_MAX = 2**64 - 1
+
+
+class JobKind(enum.IntEnum):
+    """What a job computes (the contract's ``Kind``).
+
+    Example:
+        >>> JobKind.parse("federated-train")
+        <JobKind.FEDERATED_TRAIN: 0>
+        >>> JobKind.STATS.label
+        'stats'
+    """
+
+    FEDERATED_TRAIN = 0
+    EVALUATE = 1
+    STATS = 2
+
+    @property
+    def label(self) -> str:
+        """The kind's name in configuration and on the command line."""
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def parse(cls, label: str) -> JobKind:
+        """The kind named ``label`` (``"federated-train"``, ``"evaluate"``, ``"stats"``).
+
+        Raises:
+            InvalidJob: no kind of that name.
+        """
+        for kind in cls:
+            if kind.label == label:
+                return kind
+        known = ", ".join(repr(kind.label) for kind in cls)
+        raise InvalidJob("kind", label, f"not a job kind; troika runs {known}")
+
+
+class JobStatus(enum.IntEnum):
+    """Where a job is in its life (the contract's ``Status``).
+
+    Example:
+        >>> JobStatus.RUNNING.label
+        'running'
+    """
+
+    NONE = 0
+    REQUESTED = 1
+    RUNNING = 2
+    COMPLETED = 3
+    DISPUTED = 4
+    REFUNDED = 5
+
+    @property
+    def label(self) -> str:
+        """The status in lower case, as messages show it."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Shares:
+    """How a job's payment is split, in basis points that sum to 10,000.
+
+    Example:
+        >>> Shares(dataset_owners=6000, model_owner=2500, nodes=1500)
+        Shares(dataset_owners=6000, model_owner=2500, nodes=1500)
+        >>> Shares(5000, 0, 4000)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        troika._errors.InvalidJob: shares=(5000, 0, 4000): the shares ... summing to 10000
+
+    Raises:
+        InvalidJob: a share outside 0-10000, or a sum other than 10000.
+    """
+
+    dataset_owners: int
+    model_owner: int
+    nodes: int
+
+    def __post_init__(self) -> None:
+        values = (self.dataset_owners, self.model_owner, self.nodes)
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= BPS:
+                raise InvalidJob("shares", values, f"each share is 0 to {BPS} basis points")
+        if sum(values) != BPS:
+            raise InvalidJob("shares", values, f"the shares are basis points summing to {BPS}")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as the chain records it."""
+
+    job_id: int
+    requester: str
+    kind: JobKind
+    status: JobStatus
+    #: The model token (0: none).
+    model: int
+    params_digest: bytes
+    #: Unix time: accepting and confirming stop, refunds start.
+    deadline: int
+    #: In wei.
+    payment: int
+    #: The differential-privacy epsilon each dataset spends (0.0: no DP).
+    epsilon: float
+    shares: Shares
+    #: Set by the first node that confirmed (zeros until then).
+    result_digest: bytes
+    report_digest: bytes
+    #: Datasets that accepted.
+    accepted: int
+    #: Participating nodes that confirmed.
+    confirmed: int
+    #: Distinct participating nodes.
+    nodes: int
+    datasets: tuple[int, ...]
+
+
+def _epsilon_milli(epsilon: float, field: str = "epsilon") -> int:
+    """Epsilon as the contract counts it: thousandths."""
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float):
+        raise InvalidJob(field, epsilon, "an epsilon is a number")
+    if not math.isfinite(epsilon) or epsilon < 0:
+        raise InvalidJob(field, epsilon, "an epsilon is a finite number >= 0")
+    milli = round(epsilon * _MILLI)
+    if abs(milli - epsilon * _MILLI) > 1e-6:
+        raise InvalidJob(field, epsilon, "the chain counts epsilon in steps of 0.001")
+    if milli > _UINT64_MAX:
+        raise InvalidJob(field, epsilon, "too large")
+    return milli
+
+
+def _kind_label(value: object) -> str:
+    try:
+        return JobKind(int(str(value))).label
+    except ValueError:
+        return repr(value)
+
+
+_KIND_NAMES = {0: "dataset", 1: "model"}
+
+# Reverts that do not depend on the call: (error) -> exception from its args.
+_INVALID: dict[str, Callable[[tuple[Any, ...]], InvalidJob]] = {
+    "UnknownToken": lambda a: InvalidJob("token_id", a[0], "no such token in the registry"),
+    "WrongKind": lambda a: InvalidJob(
+        "token_id", a[0], f"is not a {_KIND_NAMES.get(int(a[1]), '?')} token"
+    ),
+    "NoDatasets": lambda a: InvalidJob("datasets", (), "a job needs at least one dataset"),
+    "TooManyDatasets": lambda a: InvalidJob(
+        "datasets", a[0], f"a job names at most {MAX_DATASETS} datasets"
+    ),
+    "DuplicateDataset": lambda a: InvalidJob("datasets", a[0], "names this dataset twice"),
+    "ModelRequired": lambda a: InvalidJob(
+        "model", 0, f"a {_kind_label(a[0])} job needs a model token"
+    ),
+    "ModelNotAllowed": lambda a: InvalidJob("model", None, "a stats job takes no model"),
+    "InvalidShares": lambda a: InvalidJob(
+        "shares",
+        tuple(int(x) for x in a),
+        f"the shares sum to {BPS} basis points, and the model's is 0 without a model",
+    ),
+    "DeadlineInPast": lambda a: InvalidJob(
+        "deadline", int(a[0]), "must be after the latest block's time"
+    ),
+    "EpsilonRequired": lambda a: InvalidJob(
+        "epsilon", 0.0, "a stats job needs an epsilon > 0 (its privacy is the point)"
+    ),
+    "InvalidRegistry": lambda a: InvalidJob(
+        "registry_address", a[0], "no contract there: deploy troika's AssetRegistry first"
+    ),
+    "SafeCastOverflowedUintDowncast": lambda a: InvalidJob(
+        "payment", int(a[1]), "too large for the chain's record"
+    ),
+}
+
+
+@contextlib.contextmanager
+def _job_errors(
+    job_id: int | None,
+    account: str,
+    status_of: Callable[[int], str],
+) -> Iterator[None]:
+    """Turn the market's reverts, and a node refusing the transaction, into ComputeErrors."""
+    try:
+        yield
+    except ContractReverted as exc:
+        raise _translate(exc, job_id, account, status_of) from exc
+    except TransactionRejected as exc:
+        raise JobPermissionDenied(
+            job_id, account, f"cannot send the transaction: {exc.reason}"
+        ) from exc
+
+
+def _translate(
+    exc: ContractReverted,
+    job_id: int | None,
+    account: str,
+    status_of: Callable[[int], str],
+) -> Exception:
+    name, args = exc.error or "", exc.error_args
+    if name in _INVALID:
+        return _INVALID[name](args)
+    if name == "UnknownJob":
+        return JobNotFound(int(args[0]))
+    if name == "NoAccess":
+        return NotLicensed(int(args[0]), str(args[1]))
+    if name == "BudgetExceeded":
+        return BudgetExhausted(int(args[0]), int(args[1]) / _MILLI, int(args[2]) / _MILLI)
+    if name == "BudgetBelowSpent":
+        return InvalidJob(
+            "epsilon",
+            int(args[1]) / _MILLI,
+            f"dataset {int(args[0])} has spent {int(args[2]) / _MILLI} already; "
+            "its budget cannot go below that",
+        )
+    if name == "DatasetNotInJob":
+        return InvalidJob("dataset_id", int(args[1]), f"job {int(args[0])} does not name it")
+    if name == "InvalidStatus":
+        return JobStateError(int(args[0]), JobStatus(int(args[1])).label, "not possible now")
+    if name == "DeadlinePassed":
+        return JobStateError(
+            int(args[0]), status_of(int(args[0])), f"its deadline {int(args[1])} has passed"
+        )
+    if name == "DeadlineNotPassed":
+        return JobStateError(
+            int(args[0]),
+            status_of(int(args[0])),
+            f"it can be refunded only from its deadline {int(args[1])} on",
+        )
+    if name == "AlreadyAccepted":
+        return JobStateError(
+            int(args[0]), status_of(int(args[0])), f"dataset {int(args[1])} accepted it already"
+        )
+    if name == "AlreadyConfirmed":
+        return JobStateError(
+            int(args[0]), status_of(int(args[0])), f"{str(args[1])!r} confirmed it already"
+        )
+    if name == "NotOwnerOrNode":
+        return JobPermissionDenied(
+            job_id,
+            str(args[1]),
+            f"is neither the owner of dataset {int(args[0])} nor its registered node",
+        )
+    if name == "NotParticipant":
+        return JobPermissionDenied(
+            int(args[0]), str(args[1]), "is not a participating node of the job"
+        )
+    if name == "NotDatasetOwner":
+        return JobPermissionDenied(None, str(args[1]), f"does not own dataset {int(args[0])}")
+    if name == "NothingOwed":
+        return JobPermissionDenied(None, str(args[0]), "is owed nothing to withdraw")
+    if name == "PaymentFailed":
+        return ComputeError(
+            f"paying {int(args[1])!r} wei to {str(args[0])!r} failed: the account "
+            "refused the native coin; withdraw from an account that accepts it"
+        )
+    if name == "ReentrancyGuardReentrantCall":
+        return ComputeError(f"{account!r} re-entered the job market while it was paying")
+    return exc
+
+
+class ComputeJobs:
+    """troika's ``ComputeJobs`` market on one chain, with typed calls.
+
+    Example:
+        >>> from troika.assets import AssetKind, AssetRegistry
+        >>> from troika.chain import Chain
+        >>> chain = Chain.embedded()
+        >>> owner, requester, node = chain.accounts[1:4]
+        >>> registry = AssetRegistry.deploy(chain)
+        >>> (dataset,) = registry.mint_batch(owner, AssetKind.DATASET, [bytes(32)]).token_ids
+        >>> jobs = ComputeJobs.deploy(chain, registry.address)
+        >>> jobs.set_budget(dataset, 1.0, sender=owner)
+        >>> jobs.register_node(dataset, node, sender=owner)
+        >>> registry.grant_license(dataset, requester, 2**40, sender=owner).status
+        True
+        >>> job_id = jobs.request_job(
+        ...     JobKind.STATS, [dataset], params_digest=bytes(32),
+        ...     deadline=chain.block().timestamp + 3600, epsilon=0.25, payment=10_000,
+        ...     shares=Shares(dataset_owners=8000, model_owner=0, nodes=2000), sender=requester)
+        >>> jobs.accept(job_id, dataset, sender=node)
+        >>> jobs.budget(dataset)
+        (1.0, 0.25)
+        >>> jobs.submit_result(job_id, b"r" * 32, b"p" * 32, sender=node)
+        >>> jobs.job(job_id).status.label, jobs.owed(owner), jobs.owed(node)
+        ('completed', 8000, 2000)
+        >>> jobs.jobs_for_dataset(dataset)
+        [1]
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    def __repr__(self) -> str:
+        return f"ComputeJobs({self.address!r})"
+
+    @property
+    def address(self) -> str:
+        """The market's address."""
+        return self.contract.address
+
+    @property
+    def chain(self) -> Chain:
+        """The chain the market lives on."""
+        return self.contract.chain
+
+    @classmethod
+    def deploy(
+        cls, chain: Chain, registry_address: str, *, sender: Sender | None = None
+    ) -> ComputeJobs:
+        """Deploy a market on the registry at ``registry_address`` and record it
+        in the chain's deployments.
+
+        Raises:
+            InvalidJob: no contract at ``registry_address``.
+        """
+        origin = sender if sender is not None else chain.default_sender
+        account = origin if isinstance(origin, str) else origin.address
+        with _job_errors(None, account, lambda _: "unknown"):
+            return cls(chain.deploy(JOBS_CONTRACT, registry_address, sender=sender))
+
+    @classmethod
+    def at(cls, chain: Chain, address: str | None = None) -> ComputeJobs:
+        """The market at ``address``, or troika's recorded deployment on this chain.
+
+        Raises:
+            DeploymentNotFound: no address given and none recorded.
+        """
+        if address is not None:
+            return cls(chain.contract(JOBS_CONTRACT, address))
+        return cls(chain.deployment(JOBS_CONTRACT))
+
+    @classmethod
+    def at_or_deploy(
+        cls, chain: Chain, registry_address: str, *, sender: Sender | None = None
+    ) -> ComputeJobs:
+        """troika's recorded market on this chain, deployed first if there is none."""
+        if chain.deployments.get(JOBS_CONTRACT) is not None:
+            return cls.at(chain)
+        return cls.deploy(chain, registry_address, sender=sender)
+
+    @property
+    def deployed_at(self) -> int:
+        """The block the market was deployed in, if troika recorded it (else 0)."""
+        entry = self.chain.deployments.get(JOBS_CONTRACT)
+        return entry.block_number if entry is not None and entry.address == self.address else 0
+
+    def _status_label(self, job_id: int) -> str:
+        try:
+            return JobStatus(int(self.contract.call("job", job_id)[2])).label
+        except ContractReverted:
+            return JobStatus.NONE.label
+
+    def _call(self, function: str, *args: Any, job_id: int | None = None) -> Any:
+        with _job_errors(job_id, "(caller)", self._status_label):
+            return self.contract.call(function, *args)
+
+    def _send(
+        self,
+        function: str,
+        *args: Any,
+        sender: Sender | None,
+        job_id: int | None = None,
+        value: int = 0,
+    ) -> Receipt:
+        origin = sender if sender is not None else self.chain.default_sender
+        account = origin if isinstance(origin, str) else origin.address
+        with _job_errors(job_id, account, self._status_label):
+            return self.contract.transact(function, *args, sender=sender, value=value)
+
+    # -- datasets ---------------------------------------------------------------------
+
+    def set_budget(self, dataset_id: int, epsilon: float, *, sender: Sender | None = None) -> None:
+        """Set the dataset's total privacy budget (sent by its owner).
+
+        Raises:
+            InvalidJob: not a dataset, or below what jobs have spent already.
+            JobPermissionDenied: the sender does not own the dataset.
+        """
+        self._send("setBudget", dataset_id, _epsilon_milli(epsilon), sender=sender)
+
+    def budget(self, dataset_id: int) -> tuple[float, float]:
+        """The dataset's total privacy budget and what jobs have spent of it."""
+        total, spent = self._call("budget", dataset_id)
+        return int(total) / _MILLI, int(spent) / _MILLI
+
+    def register_node(self, dataset_id: int, node: str, *, sender: Sender | None = None) -> None:
+        """Name the node that may accept and confirm jobs for the dataset (sent by
+        its owner); the zero address unregisters it.
+
+        Raises:
+            JobPermissionDenied: the sender does not own the dataset.
+        """
+        self._send("registerNode", dataset_id, node, sender=sender)
+
+    def node_of(self, dataset_id: int) -> str:
+        """The dataset's registered node (the zero address if none)."""
+        return str(self._call("nodeOf", dataset_id))
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def request_job(
+        self,
+        kind: JobKind,
+        datasets: Sequence[int],
+        *,
+        model: int = 0,
+        params_digest: bytes,
+        deadline: int,
+        epsilon: float,
+        payment: int,
+        shares: Shares,
+        sender: Sender | None = None,
+    ) -> int:
+        """Request a job, paying ``payment`` wei; returns its id.
+
+        Args:
+            kind: what to compute; federated training and evaluation need a
+                ``model``, statistics take none and need an ``epsilon`` > 0.
+            datasets: the dataset tokens (1 to 64, no repeats).
+            model: the model token (0: none).
+            params_digest: the sha2-256 digest of the job's parameters.
+            deadline: unix time after which the job is refunded if unfinished.
+            epsilon: the differential-privacy epsilon each dataset spends (0: no DP).
+            payment: in wei, split by ``shares`` at completion.
+            shares: how the payment is split.
+            sender: the requester, who must own or hold a licence for every token.
+
+        Raises:
+            InvalidJob: a malformed job (see the rules above; a token that does
+                not exist or is of the wrong kind).
+            NotLicensed: the requester may not use one of the tokens.
+            JobPermissionDenied: the sender cannot pay.
+        """
+        if len(params_digest) != 32:
+            raise InvalidJob("params_digest", params_digest, "a digest is 32 bytes")
+        if isinstance(payment, bool) or not isinstance(payment, int) or payment < 0:
+            raise InvalidJob("payment", payment, "a payment is a whole number of wei >= 0")
+        receipt = self._send(
+            "requestJob",
+            int(kind),
+            [int(d) for d in datasets],
+            model,
+            bytes(params_digest),
+            deadline,
+            _epsilon_milli(epsilon),
+            (shares.dataset_owners, shares.model_owner, shares.nodes),
+            sender=sender,
+            value=payment,
+        )
+        (event,) = self.contract.events(receipt, "JobRequested")
+        return int(event.args["jobId"])
+
+    def accept(self, job_id: int, dataset_id: int, *, sender: Sender | None = None) -> None:
+        """Accept the job for the dataset (sent by its owner or registered node),
+        spending the job's epsilon from the dataset's budget for good.
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidJob: the job does not name the dataset.
+            JobStateError: the job is not requested any more, its deadline
+                passed, or the dataset accepted already.
+            JobPermissionDenied: the sender is neither the dataset's owner nor its node.
+            BudgetExhausted: the job's epsilon exceeds what is left of the budget.
+        """
+        self._send("acceptJob", job_id, dataset_id, sender=sender, job_id=job_id)
+
+    def submit_result(
+        self,
+        job_id: int,
+        result_digest: bytes,
+        report_digest: bytes,
+        *,
+        sender: Sender | None = None,
+    ) -> None:
+        """Confirm the digests of the job's result and report (sent by a
+        participating node). A pair that differs from the first disputes the job.
+
+        Raises:
+            JobNotFound: no such job.
+            JobStateError: the job is not running, its deadline passed, or the
+                node confirmed already.
+            JobPermissionDenied: the sender is not a participating node.
+        """
+        for field, digest in (("result_digest", result_digest), ("report_digest", report_digest)):
+            if len(digest) != 32:
+                raise InvalidJob(field, digest, "a digest is 32 bytes")
+        self._send(
+            "submitResult",
+            job_id,
+            bytes(result_digest),
+            bytes(report_digest),
+            sender=sender,
+            job_id=job_id,
+        )
+
+    def refund(self, job_id: int, *, sender: Sender | None = None) -> None:
+        """Credit an unfinished job's payment back to its requester, after its
+        deadline (anyone may send it).
+
+        Raises:
+            JobNotFound: no such job.
+            JobStateError: completed or refunded already, or before the deadline.
+        """
+        self._send("refund", job_id, sender=sender, job_id=job_id)
+
+    def withdraw(self, *, sender: Sender | None = None) -> int:
+        """Pay the sender everything credited to it; returns the amount in wei.
+
+        Raises:
+            JobPermissionDenied: nothing is owed to the sender.
+        """
+        receipt = self._send("withdraw", sender=sender)
+        (event,) = self.contract.events(receipt, "Withdrawn")
+        return int(event.args["amount"])
+
+    # -- reads ------------------------------------------------------------------------
+
+    def owed(self, account: str) -> int:
+        """What ``account`` may withdraw, in wei."""
+        return int(self._call("owed", account))
+
+    def job_count(self) -> int:
+        """How many jobs were requested (ids 1 to this)."""
+        return int(self._call("jobCount"))
+
+    def job(self, job_id: int) -> Job:
+        """The job's record.
+
+        Raises:
+            JobNotFound: no such job.
+        """
+        record = self._call("job", job_id, job_id=job_id)
+        datasets = self._call("datasetsOf", job_id, job_id=job_id)
+        shares = record[8]
+        return Job(
+            job_id=job_id,
+            requester=str(record[0]),
+            kind=JobKind(int(record[1])),
+            status=JobStatus(int(record[2])),
+            model=int(record[3]),
+            params_digest=bytes(record[4]),
+            deadline=int(record[5]),
+            payment=int(record[6]),
+            epsilon=int(record[7]) / _MILLI,
+            shares=Shares(int(shares[0]), int(shares[1]), int(shares[2])),
+            result_digest=bytes(record[9]),
+            report_digest=bytes(record[10]),
+            accepted=int(record[11]),
+            confirmed=int(record[12]),
+            nodes=int(record[13]),
+            datasets=tuple(int(d) for d in datasets),
+        )
+
+    def participant_of(self, job_id: int, dataset_id: int) -> str:
+        """The node that accepted the job for the dataset (the zero address if none yet).
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidJob: the job does not name the dataset.
+        """
+        return str(self._call("participantOf", job_id, dataset_id, job_id=job_id))
+
+    def dataset_owners_of(self, job_id: int) -> tuple[str, ...]:
+        """The owners of the job's datasets when it was requested (who are paid), in order."""
+        return tuple(str(a) for a in self._call("datasetOwnersOf", job_id, job_id=job_id))
+
+    # -- history ----------------------------------------------------------------------
+
+    def events(
+        self,
+        name: str,
+        *,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        page: int = DEFAULT_LOG_PAGE,
+        **indexed: Any,
+    ) -> Iterator[Event]:
+        """The market's ``name`` events, oldest first, read ``page`` blocks at a time.
+
+        ``from_block`` defaults to the market's recorded deployment block.
+        """
+        if page < 1:
+            raise InvalidJob("page", page, "a page spans at least one block")
+        start = self.deployed_at if from_block is None else from_block
+        end = self.chain.block_number if to_block is None else to_block
+        while start <= end:
+            stop = min(start + page - 1, end)
+            yield from self.contract.logs(name, from_block=start, to_block=stop, **indexed)
+            start = stop + 1
+
+    def jobs_for_dataset(
+        self,
+        dataset_id: int,
+        *,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        page: int = DEFAULT_LOG_PAGE,
+    ) -> list[int]:
+        """The ids of the jobs that name the dataset, oldest first (from the
+        ``JobForDataset`` logs, read ``page`` blocks at a time): what a node
+        watches for."""
+        return [
+            int(event.args["jobId"])
+            for event in self.events(
+                "JobForDataset",
+                from_block=from_block,
+                to_block=to_block,
+                page=page,
+                datasetId=dataset_id,
+            )
+        ]
