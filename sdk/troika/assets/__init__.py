@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from troika.assets._crypto import (
         CIPHER,
         DEFAULT_SEGMENT_SIZE,
+        HPKE_SUITE,
+        MAX_SEGMENT_SIZE,
         EncryptingReader,
         Envelope,
         WrappedKey,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from troika.assets._metadata import (
         METADATA_MEDIA_TYPE,
         AssetMetadata,
+        AssetProperties,
         Attribute,
         DatasetMetadata,
         DatasetProperties,
@@ -67,12 +70,15 @@ __all__ = [
     "CIPHER",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_SEGMENT_SIZE",
+    "HPKE_SUITE",
     "MAX_BATCH",
+    "MAX_SEGMENT_SIZE",
     "METADATA_MEDIA_TYPE",
     "REGISTRY_CONTRACT",
     "Asset",
     "AssetKind",
     "AssetMetadata",
+    "AssetProperties",
     "AssetRegistry",
     "Assets",
     "Attribute",
@@ -106,6 +112,9 @@ __all__ = [
 # Where each public name lives: loaded on first use, so that the metadata
 # models stay cheap to import and web3 loads only with the registry.
 _HOMES = {
+    "AssetProperties": "_metadata",
+    "MAX_SEGMENT_SIZE": "_crypto",
+    "HPKE_SUITE": "_crypto",
     "CIPHER": "_crypto",
     "DEFAULT_BATCH_SIZE": "_assets",
     "DEFAULT_SEGMENT_SIZE": "_crypto",
