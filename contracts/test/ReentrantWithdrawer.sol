@@ -22,13 +22,15 @@ interface IComputeJobs {
 }
 
 /// @notice A requester of ComputeJobs whose receive() re-enters `withdraw`
-/// and `refund` while it is being paid (a test of the reentrancy guard).
+/// and `refund` while it is being paid (a test of the reentrancy guard), or
+/// refuses to be paid at all.
 contract ReentrantWithdrawer {
     IComputeJobs public immutable jobs;
     uint256 public refundTarget;
     uint256 public received;
     uint256 public reentered; // re-entries that succeeded
     uint256 public refused; // re-entries that reverted
+    bool public refuse; // receive() reverts: a payee that cannot be paid
     bool private _inside;
 
     constructor(IComputeJobs jobs_) {
@@ -52,7 +54,12 @@ contract ReentrantWithdrawer {
         jobs.withdraw();
     }
 
+    function setRefuse(bool refuse_) external {
+        refuse = refuse_;
+    }
+
     receive() external payable {
+        require(!refuse, "refused");
         received += msg.value;
         if (_inside) return;
         _inside = true;
