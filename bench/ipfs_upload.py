@@ -7,9 +7,9 @@ temporary folder and read once before timing, so both sides read it from the
 page cache. Then, for both import profiles, in interleaved rounds:
 
 - ``troika``: ``KuboStore(api_url).add(path, profile=...)`` in this process (the
-  API): troika streams the file to Kubo's ``add`` with the profile's options,
-  computes its own CID of it in a second thread meanwhile, compares the two
-  roots and checks the pin with ``pin/ls``;
+  API): troika reads the file once and streams it to Kubo's ``add`` with the
+  profile's options, hashing each piece it sends with its own importer (a
+  tee), compares the two roots and checks the pin with ``pin/ls``;
 - ``kubo``: ``ipfs add -Q PATH`` against the same daemon (the CLI sends the
   file to the daemon, which chunks, hashes, stores and pins it), with Kubo's
   defaults for ``kubo-v0`` and ``--cid-version=1 --raw-leaves

@@ -21,11 +21,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests._services import Kubo
 from tests.ipfs._kubo_cli import only_hash, standalone_repo
-from troika._errors import IPFSUnavailable
+from troika._errors import IPFSUnavailable, PathError
 from troika.ipfs import (
     CID,
     PROFILES,
@@ -353,3 +354,60 @@ def test_a_seekable_stream_broken_mid_upload_is_sought_back_and_retried(
     finally:
         crashing_kubo.stop()
         finished.set()
+
+
+# -- the tee: one read of a path, the size it had when opened ------------------------------
+
+
+@pytest.mark.parametrize("change", ["grows", "shrinks"])
+def test_a_file_whose_size_changes_during_the_upload_is_refused(
+    kubo: Kubo, tmp_path: Path, change: str
+) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(random.Random(21).randbytes(4 * MIB))
+    changed: list[int] = []
+
+    def progress(sent: int, total: int | None) -> None:
+        if not changed:
+            changed.append(sent)
+            with path.open("r+b") as file:
+                if change == "grows":
+                    file.seek(0, os.SEEK_END)
+                    file.write(b"more")
+                else:
+                    file.truncate(2 * MIB)
+
+    with KuboStore(kubo.api_url) as store:
+        roots_before = store.pins()
+        with pytest.raises(PathError) as caught:
+            store.add(path, progress=progress)
+
+        assert caught.value.path == str(path)
+        assert "size changed while it was being uploaded" in str(caught.value)
+        assert store.pins() == roots_before
+
+
+def test_known_sizes_go_with_a_content_length_and_streams_chunked(
+    kubo: Kubo, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"hello\n")
+    framing: list[tuple[str | None, str | None]] = []
+
+    def record(request: httpx.Request) -> None:
+        if request.url.path.endswith("/add"):
+            framing.append(
+                (request.headers.get("Content-Length"), request.headers.get("Transfer-Encoding"))
+            )
+
+    with (
+        httpx.Client(event_hooks={"request": [record]}) as client,
+        KuboStore(kubo.api_url, client=client) as store,
+    ):
+        roots = {store.add(path), store.add(b"hello\n"), store.add(ShortReads(b"hello\n"))}
+
+    assert roots == {CID.parse("QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN")}
+    sized = framing[0][0]
+    assert sized is not None
+    assert int(sized) > 6  # the multipart framing around the 6 bytes
+    assert framing == [(sized, None), (sized, None), (None, "chunked")]

@@ -33,7 +33,7 @@ from troika._errors import (
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, Block, read_car
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import links_of_block, walk_dag
-from troika.ipfs._http import checked_http_url, http_timeout
+from troika.ipfs._http import checked_http_url, http_timeout, tls_context
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = ["DEFAULT_GATEWAY_URL", "AsyncGateway", "DAGScope", "Gateway"]
@@ -236,7 +236,7 @@ class Gateway(_GatewayBase, Closing):
     ) -> None:
         super().__init__(url, timeout)
         self._owns_client = client is None
-        self._client = httpx.Client() if client is None else client
+        self._client = httpx.Client(verify=tls_context()) if client is None else client
 
     def _fetch(self, request: httpx.Request, body: _Body) -> httpx.Response:
         with self._translate_errors():
@@ -358,7 +358,7 @@ class AsyncGateway(_GatewayBase, AsyncClosing):
     ) -> None:
         super().__init__(url, timeout)
         self._owns_client = client is None
-        self._client = httpx.AsyncClient() if client is None else client
+        self._client = httpx.AsyncClient(verify=tls_context()) if client is None else client
 
     async def _fetch(self, request: httpx.Request, body: _Body) -> httpx.Response:
         with self._translate_errors():

@@ -31,7 +31,7 @@ from troika._errors import (
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
 from troika.ipfs._dag import links_of_block, walk_dag
-from troika.ipfs._http import checked_http_url, http_timeout
+from troika.ipfs._http import checked_http_url, http_timeout, tls_context
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
 
@@ -56,6 +56,9 @@ class _Call:
     deadline: float | None = None
     # An upload streamed as it is produced (the file part of a multipart body).
     stream: Iterable[bytes] | AsyncIterable[bytes] | None = None
+    # The streamed file's size, if known: the body then goes with a
+    # Content-Length, each piece written as it is (chunked encoding copies it).
+    length: int | None = None
 
 
 # Kubo reads the first file part of a multipart body; a streamed upload frames
@@ -139,6 +142,8 @@ class _KuboBase:
                 else _framed(call.stream)
             )
             headers["Content-Type"] = f"multipart/form-data; boundary={_BOUNDARY}"
+            if call.length is not None:
+                headers["Content-Length"] = str(len(_PART_HEAD) + call.length + len(_PART_TAIL))
         # The RPC API accepts POST only; the timeout goes on the request so that it
         # holds for an injected client too.
         return httpx.Request(
@@ -184,6 +189,7 @@ class _KuboBase:
     def _add_stream_call(
         content: Iterable[bytes] | AsyncIterable[bytes],
         *,
+        length: int | None = None,
         cid_version: int,
         raw_leaves: bool,
         chunk_size: int,
@@ -203,7 +209,7 @@ class _KuboBase:
             ("quieter", "true"),
             ("progress", "false"),
         )
-        return _Call("add", params, stream=content)
+        return _Call("add", params, stream=content, length=length)
 
     @staticmethod
     def _cat_call(cid: str, timeout: float | None) -> _Call:
@@ -408,7 +414,7 @@ class KuboClient(_KuboBase, Closing):
     ) -> None:
         super().__init__(api_url, timeout)
         self._owns_client = client is None
-        self._client = httpx.Client() if client is None else client
+        self._client = httpx.Client(verify=tls_context()) if client is None else client
 
     def _send(self, call: _Call) -> httpx.Response:
         request = self._request(call)
@@ -695,7 +701,7 @@ class AsyncKuboClient(_KuboBase, AsyncClosing):
     ) -> None:
         super().__init__(api_url, timeout)
         self._owns_client = client is None
-        self._client = httpx.AsyncClient() if client is None else client
+        self._client = httpx.AsyncClient(verify=tls_context()) if client is None else client
 
     async def _send(self, call: _Call) -> httpx.Response:
         request = self._request(call)

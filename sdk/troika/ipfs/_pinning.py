@@ -46,7 +46,7 @@ from troika._errors import (
     PinTimeout,
 )
 from troika.ipfs._cid import CID, CIDLike
-from troika.ipfs._http import checked_http_url, http_timeout
+from troika.ipfs._http import checked_http_url, http_timeout, tls_context
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = [
@@ -564,7 +564,7 @@ class PinningService(_PinningBase, Closing):
     ) -> None:
         super().__init__(endpoint, token, timeout)
         self._owns_client = client is None
-        self._client = httpx.Client() if client is None else client
+        self._client = httpx.Client(verify=tls_context()) if client is None else client
 
     def _send(self, call: _Call) -> httpx.Response:
         request = self._request(call)
@@ -812,7 +812,7 @@ class AsyncPinningService(_PinningBase, AsyncClosing):
     ) -> None:
         super().__init__(endpoint, token, timeout)
         self._owns_client = client is None
-        self._client = httpx.AsyncClient() if client is None else client
+        self._client = httpx.AsyncClient(verify=tls_context()) if client is None else client
 
     async def _send(self, call: _Call) -> httpx.Response:
         request = self._request(call)
