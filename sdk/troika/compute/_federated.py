@@ -1,0 +1,838 @@
+"""Federated training and evaluation on Flower, with SecAgg+ and optional distributed DP.
+
+A job trains one model across data owners' nodes: each node reads only its own
+shard, trains locally from the global model, and uploads its new parameters
+under Flower's SecAgg+ masks, so the coordinator learns only the
+example-weighted average and no node's update (``secure=True``, the default).
+Optional differential privacy: each node clips its update to ``clip_norm`` (L2)
+and adds Gaussian noise *before* masking (see :class:`TrainParams`).
+
+Two runtimes run the very same ServerApp and ClientApp (``_flower_app``):
+
+- ``"simulation"`` (the embedded default): Flower's in-memory LinkState and
+  Grid, every node in one process, ClientApps called in threads;
+- ``"deployment"``: Flower's deployment engine, a SuperLink and one SuperNode
+  per data owner as separate processes (:class:`FlowerDeployment` starts them on
+  loopback), the run submitted with ``flwr run`` to the SuperLink's Control API.
+
+Either way, the final model goes back to every node in a last evaluate round;
+each node records the digest it received (a receipt), so it can later confirm
+on chain the result it actually saw; :attr:`TrainResult.node_digests` holds what
+the nodes reported.
+
+SecAgg+ quantizes: each node's ``num_examples / 1000 * parameter`` is clipped to
+[-8, 8] and stochastically rounded to 2**22 levels (Flower's defaults), so a
+securely aggregated round differs from plain FedAvg by at most
+``nodes * 16 / 2**22 / (total_examples / 1000)`` per parameter (about 2.5e-5
+for 3 nodes and 455 examples), and repeated secure runs differ by as much.
+Shards above 1000 examples overflow that weighting (Flower logs a warning).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from troika._errors import InvalidJob, JobFailed
+
+from ._models import LogisticRegressionModel
+
+if TYPE_CHECKING:
+    from flwr.app import Message
+
+__all__ = [
+    "FlowerDeployment",
+    "RoundMetrics",
+    "TrainParams",
+    "TrainResult",
+    "evaluate_federated",
+    "train_federated",
+]
+
+Shard = tuple[npt.ArrayLike, npt.ArrayLike]
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """How a federated training job runs; its canonical JSON is hashed on chain.
+
+    Attributes:
+        rounds: Federated rounds.
+        local_epochs: Passes over its shard each node makes per round.
+        learning_rate: Gradient-descent step size.
+        batch_size: None for full-batch gradient descent, else mini-batches.
+        secure: Aggregate under SecAgg+ (neither the coordinator nor a node sees
+            another node's update). Off only for comparisons.
+        num_shares: Into how many shares each node's SecAgg+ secret is split
+            (3: every node of a 3-node job holds one).
+        reconstruction_threshold: How many shares rebuild a secret; SecAgg+
+            survives nodes dropping out down to this many.
+        clip_norm: Distributed DP: each node clips its update (new minus
+            received parameters) to this L2 norm. None: no clipping.
+        noise_multiplier: Distributed DP: each node adds Gaussian noise of std
+            ``noise_multiplier * clip_norm / sqrt(num_nodes)`` to its clipped
+            update before masking, so the sum of the updates carries noise of
+            std ``noise_multiplier * clip_norm`` and no single node's share is
+            enough on its own. (Noise of std ``.../num_nodes`` per node would
+            leave the sum only ``1/sqrt(num_nodes)`` of that.) With shards of
+            equal size, that is ``noise_multiplier`` times the sensitivity of
+            the average to one node. Noise is drawn from the OS, never from
+            ``seed``. No privacy accounting (epsilon) is done here.
+        seed: Seeds the initial model and mini-batch order.
+
+    Example:
+        >>> params = TrainParams(rounds=5)
+        >>> params.to_json()[:40]
+        '{"batch_size":null,"clip_norm":null,"lea'
+        >>> TrainParams.from_json(params.to_json()) == params
+        True
+    """
+
+    rounds: int = 10
+    local_epochs: int = 5
+    learning_rate: float = 0.5
+    batch_size: int | None = None
+    secure: bool = True
+    num_shares: int = 3
+    reconstruction_threshold: int = 2
+    clip_norm: float | None = None
+    noise_multiplier: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = {"rounds": self.rounds, "local_epochs": self.local_epochs}
+        for name, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidJob(name, value, "must be an integer of at least 1")
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, int) or self.batch_size < 1
+        ):
+            raise InvalidJob("batch_size", self.batch_size, "must be None or at least 1")
+        if not (isinstance(self.learning_rate, int | float) and self.learning_rate > 0):
+            raise InvalidJob("learning_rate", self.learning_rate, "must be positive")
+        if self.num_shares < 3:
+            raise InvalidJob("num_shares", self.num_shares, "SecAgg+ needs at least 3")
+        if not 2 <= self.reconstruction_threshold < self.num_shares:
+            raise InvalidJob(
+                "reconstruction_threshold",
+                self.reconstruction_threshold,
+                f"must be at least 2 and below num_shares ({self.num_shares})",
+            )
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            raise InvalidJob("clip_norm", self.clip_norm, "must be positive or None")
+        if self.noise_multiplier is not None:
+            if not self.noise_multiplier >= 0:
+                raise InvalidJob("noise_multiplier", self.noise_multiplier, "must be >= 0")
+            if self.clip_norm is None:
+                raise InvalidJob(
+                    "noise_multiplier", self.noise_multiplier, "needs clip_norm (noise scale)"
+                )
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no spaces."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainParams:
+        """Parse :meth:`to_json`'s output."""
+        try:
+            return cls(**json.loads(text))
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise InvalidJob("params", text, f"not TrainParams JSON ({exc})") from exc
+
+    def digest(self) -> str:
+        """Hex sha256 of :meth:`to_json`: the job's on-chain ``paramsDigest``."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RoundMetrics:
+    """One round, as the coordinator saw it.
+
+    Attributes:
+        round: 1-based.
+        accuracy: Example-weighted accuracy, on the nodes' own data, of the
+            model the round *started* from (averaged under the same SecAgg+
+            masks as the update, so no node's own figure is revealed).
+        loss: Likewise, the mean log loss.
+        bytes_sent: Message bytes (both ways, all nodes) in this round; None
+            where not measured (the deployment runtime).
+    """
+
+    round: int
+    accuracy: float
+    loss: float
+    bytes_sent: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training job produced.
+
+    Attributes:
+        model: The final global model.
+        digest: ``model.digest()``.
+        rounds: Per-round metrics.
+        node_digests: Digest of the final model each node reports it received
+            (by Flower node id); every one equals ``digest`` on success.
+        seconds: Wall time of the run.
+    """
+
+    model: LogisticRegressionModel
+    digest: str
+    rounds: tuple[RoundMetrics, ...]
+    node_digests: Mapping[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# -- shards -------------------------------------------------------------------
+
+
+def _check_shards(shards: Sequence[Shard]) -> list[tuple[np.ndarray, np.ndarray]]:
+    if len(shards) < 3:
+        raise InvalidJob("shards", len(shards), "SecAgg+ needs at least 3 data owners")
+    checked = []
+    width = None
+    for index, (x, y) in enumerate(shards):
+        features = np.asarray(x, dtype=np.float64)
+        labels = np.asarray(y, dtype=np.float64).reshape(-1)
+        if features.ndim != 2 or features.shape[0] != labels.shape[0] or not labels.size:
+            raise InvalidJob(f"shards[{index}]", features.shape, "need x (n, d) and n labels")
+        if width is not None and features.shape[1] != width:
+            raise InvalidJob(f"shards[{index}]", features.shape, f"expected {width} features")
+        width = features.shape[1]
+        checked.append((features, labels))
+    return checked
+
+
+def write_shard(path: Path, x: npt.ArrayLike, y: npt.ArrayLike) -> Path:
+    """Write one owner's shard as ``.npz`` (``X``, ``y``) for a node to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        np.savez(stream, X=np.asarray(x, dtype=np.float64), y=np.asarray(y, dtype=np.float64))
+    return path
+
+
+# -- the in-process runtime -------------------------------------------------------
+
+
+def _run_config(
+    params: TrainParams, model: LogisticRegressionModel, mode: str, nodes: int, timeout: float
+) -> dict[str, Any]:
+    from . import _flower_app as app
+
+    return {
+        app.RUN_PARAMS: params.to_json(),
+        app.RUN_MODEL: base64.b64encode(model.to_bytes()).decode(),
+        app.RUN_MODE: mode,
+        app.RUN_NODES: nodes,
+        app.RUN_TIMEOUT: float(timeout),
+    }
+
+
+def _run_in_process(
+    run_config: dict[str, Any], node_configs: list[dict[str, Any]], timeout: float
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Run the ServerApp against one in-memory LinkState; ClientApps in threads.
+
+    Flower's own ``run_simulation`` needs Ray for its only backend; this is the
+    same machinery (LinkState, InMemoryGrid, Contexts per node) with the
+    ClientApp called directly, and fast polls so that a round costs compute,
+    not sleeps. Returns the ServerApp's result and the bytes per round.
+    """
+    import secrets
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flwr.app import Context, Message, RecordDict
+    from flwr.app.error import Error
+    from flwr.common.constant import (
+        HEARTBEAT_INTERVAL_INF,
+        NOOP_ACCOUNT_NAME,
+        NOOP_FLWR_AID,
+        SUPERLINK_NODE_ID,
+        ErrorCode,
+    )
+    from flwr.proto.task_pb2 import Task
+    from flwr.server.superlink.linkstate import InMemoryLinkState, LinkStateFactory
+    from flwr.server.superlink.linkstate.in_memory_linkstate import RunRecord
+    from flwr.supercore.constant import FLWR_IN_MEMORY_DB_NAME, NOOP_FEDERATION_ID
+    from flwr.supercore.object_store import ObjectStoreFactory
+    from flwr.supercore.run import Run
+    from flwr.supercore.task_identity import TaskIdentity
+    from flwr.superlink.federation import NoOpFederationManager
+    from flwr.superlink.grid import InMemoryGrid
+
+    from . import _flower_app as app
+
+    bytes_per_round: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def meter(_node: int, group: str, size_in: int, size_out: int) -> None:
+        with lock:
+            bytes_per_round[group] = bytes_per_round.get(group, 0) + size_in + size_out
+
+    client_app = app.make_client_app(meter)
+    factory = LinkStateFactory(
+        FLWR_IN_MEMORY_DB_NAME, NoOpFederationManager(), ObjectStoreFactory()
+    )
+    state = factory.state()
+    assert isinstance(state, InMemoryLinkState)
+    run_id, task_id = secrets.randbits(63), secrets.randbits(63)
+    run = Run.create_empty(run_id=run_id)
+    run.primary_task_id = task_id
+    run.federation_id = NOOP_FEDERATION_ID
+    state.run_ids[run_id] = RunRecord(run=run)
+    state.task_store[task_id] = Task(task_id=task_id, run_id=run_id)
+    # Flower stamps every Message with this process-wide identity (as its
+    # run_simulation does); _IN_PROCESS keeps in-process runs one at a time.
+    TaskIdentity.task_id, TaskIdentity.run_id = task_id, run_id
+    TaskIdentity.node_id = SUPERLINK_NODE_ID
+    contexts = {}
+    for node_config in node_configs:
+        node_id = state.create_node(
+            NOOP_FLWR_AID, NOOP_ACCOUNT_NAME, secrets.token_bytes(32), HEARTBEAT_INTERVAL_INF
+        )
+        state.acknowledge_node_heartbeat(node_id, HEARTBEAT_INTERVAL_INF)
+        contexts[node_id] = Context(
+            run_id=run_id,
+            node_id=node_id,
+            node_config=node_config,
+            state=RecordDict(),
+            run_config={},
+        )
+    grid = InMemoryGrid(state_factory=factory, pull_interval=0.002)
+    grid.set_run(run)
+    server_context = Context(
+        run_id=run_id, node_id=0, node_config={}, state=RecordDict(), run_config=run_config
+    )
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def serve() -> None:
+        try:
+            outcome["result"] = app.run_job(grid, server_context)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    def handle(message: Message) -> None:
+        node_id = message.metadata.dst_node_id
+        try:
+            # A SuperNode gets its own deserialized copy; in memory, Flower's
+            # workflows may hand every node the same RecordDict (SecAgg+ does).
+            reply = client_app(message=copy.deepcopy(message), context=contexts[node_id])
+        except Exception as exc:  # a node's failure is an error reply, as on a SuperNode
+            reason = f"{type(exc).__name__}: {exc}"
+            reply = Message(
+                Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=reason), reply_to=message
+            )
+        # As Flower's simulation worker does: a reply needs an id before it is stored.
+        reply.metadata.__dict__["_message_id"] = str(uuid.uuid4())
+        state.store_message_res(reply)
+
+    server = threading.Thread(target=serve, name="troika-serverapp", daemon=True)
+    server.start()
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(max_workers=len(contexts), thread_name_prefix="troika-node") as pool:
+        while not done.is_set():
+            idle = True
+            for node_id in contexts:
+                for message in state.get_message_ins(node_id=node_id, limit=1):
+                    idle = False
+                    pool.submit(handle, message)
+            if time.monotonic() > deadline:
+                break
+            if idle:
+                done.wait(0.002)
+    server.join(timeout=max(0.0, deadline - time.monotonic()) + 5)
+    if "error" in outcome:
+        raise outcome["error"]
+    if "result" not in outcome:
+        raise TimeoutError(f"the job did not finish within {timeout} s")
+    return outcome["result"], bytes_per_round
+
+
+_IN_PROCESS = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_flower() -> Iterator[None]:
+    """Flower logs every stage at INFO; in-process runs keep its warnings only."""
+    import logging
+
+    logger = logging.getLogger("flwr")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _simulate(
+    shards: list[tuple[np.ndarray, np.ndarray]],
+    run_config: dict[str, Any],
+    timeout: float,
+    fail_nodes: Sequence[int] = (),
+) -> tuple[dict[str, Any], dict[str, int]]:
+    from . import _flower_app as app
+
+    with tempfile.TemporaryDirectory(prefix="troika-fl-") as scratch:
+        folder = Path(scratch)
+        node_configs = []
+        for index, (x, y) in enumerate(shards):
+            shard = folder / f"shard-{index}.npz"
+            if index not in fail_nodes:
+                write_shard(shard, x, y)
+            node_configs.append(
+                {app.NODE_SHARD: str(shard), app.NODE_RECEIPT: str(folder / f"receipt-{index}")}
+            )
+        with _IN_PROCESS, _quiet_flower():
+            return _run_in_process(run_config, node_configs, timeout)
+
+
+@contextlib.contextmanager
+def _job(job_id: int | None) -> Iterator[None]:
+    """Translate a failed run into JobFailed, once, here."""
+    from . import _flower_app as app
+
+    try:
+        yield
+    except (app.JobHalted, TimeoutError, RuntimeError, OSError, ValueError) as exc:
+        if isinstance(exc, InvalidJob):
+            raise
+        raise JobFailed(job_id, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _train_result(result: dict[str, Any], bytes_per_round: Mapping[str, int]) -> TrainResult:
+    model = LogisticRegressionModel.from_bytes(base64.b64decode(result["model"]))
+    rounds = tuple(
+        RoundMetrics(
+            round=int(r["round"]),
+            accuracy=float(r["accuracy"]),
+            loss=float(r["loss"]),
+            bytes_sent=bytes_per_round.get(str(r["round"])) if bytes_per_round else None,
+        )
+        for r in result["rounds"]
+    )
+    return TrainResult(
+        model=model,
+        digest=model.digest(),
+        rounds=rounds,
+        node_digests=dict(result["node_digests"]),
+        seconds=float(result["seconds"]),
+    )
+
+
+def train_federated(
+    shards: Sequence[Shard],
+    params: TrainParams,
+    *,
+    model: LogisticRegressionModel | None = None,
+    runtime: Literal["simulation", "deployment"] = "simulation",
+    deployment: FlowerDeployment | None = None,
+    job_id: int | None = None,
+    timeout: float = 300.0,
+) -> TrainResult:
+    """Train a model across data owners' shards with Flower (SecAgg+ by default).
+
+    Args:
+        shards: One ``(x, y)`` per data owner (at least 3), labels in {0, 1}. In
+            the simulation runtime they are handed to the nodes in-process; for
+            ``"deployment"`` pass ``()``: each SuperNode reads its own shard.
+        params: The job's parameters.
+        model: The starting model; default ``LogisticRegressionModel.init(d, params.seed)``.
+        runtime: ``"simulation"`` (every node in this process) or ``"deployment"``.
+        deployment: The running :class:`FlowerDeployment`, for ``"deployment"``.
+        job_id: The on-chain job, named in errors.
+        timeout: Bound on waiting for nodes and on each SecAgg+ stage; the whole
+            run is bounded by it too (simulation) or by ``deployment.run_timeout``.
+
+    Returns:
+        The final model, its digest, per-round metrics and what the nodes received.
+
+    Raises:
+        InvalidJob: Bad shards or parameters.
+        JobFailed: The run failed: too few nodes, SecAgg+ halted, a node failed
+            (plain FedAvg), or it did not finish in time.
+
+    Example:
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> x, y = load_breast_cancer(return_X_y=True)
+        >>> x = (x - x.mean(0)) / x.std(0)  # fine for an example; owners can't pool
+        >>> shards = [(x[i::3], y[i::3]) for i in range(3)]
+        >>> result = train_federated(shards, TrainParams(rounds=3))
+        >>> result.model.evaluate(x, y)["accuracy"] > 0.95
+        True
+        >>> set(result.node_digests.values()) == {result.digest}
+        True
+    """
+    if runtime == "deployment":
+        if deployment is None:
+            raise InvalidJob("deployment", None, "the deployment runtime needs a FlowerDeployment")
+        if model is None:
+            raise InvalidJob("model", None, "pass the starting model to a deployment run")
+        run_config = _run_config(params, model, "train", deployment.nodes, timeout)
+        with _job(job_id):
+            result = deployment.run(run_config)
+        return _train_result(result, {})
+    if runtime != "simulation":
+        raise InvalidJob("runtime", runtime, "expected 'simulation' or 'deployment'")
+    checked = _check_shards(shards)
+    if model is None:
+        model = LogisticRegressionModel.init(checked[0][0].shape[1], params.seed)
+    elif model.n_features != checked[0][0].shape[1]:
+        raise InvalidJob("model", model.spec, f"the shards have {checked[0][0].shape[1]} features")
+    run_config = _run_config(params, model, "train", len(checked), timeout)
+    with _job(job_id):
+        result, sizes = _simulate(checked, run_config, timeout)
+    return _train_result(result, sizes)
+
+
+def evaluate_federated(
+    shards: Sequence[Shard],
+    model: LogisticRegressionModel,
+    *,
+    secure: bool = True,
+    runtime: Literal["simulation", "deployment"] = "simulation",
+    deployment: FlowerDeployment | None = None,
+    job_id: int | None = None,
+    timeout: float = 300.0,
+) -> dict[str, float]:
+    """A model's accuracy and loss over every owner's data, computed locally.
+
+    Each node evaluates ``model`` on its own shard; the example-weighted means
+    are aggregated through SecAgg+ when ``secure`` (the coordinator learns the
+    totals only), else in the clear.
+
+    Args:
+        shards: One ``(x, y)`` per owner (``()`` for ``"deployment"``).
+        model: The model to evaluate.
+        secure: Aggregate under SecAgg+.
+        runtime: ``"simulation"`` or ``"deployment"``.
+        deployment: The running :class:`FlowerDeployment`, for ``"deployment"``.
+        job_id: The on-chain job, named in errors.
+        timeout: As for :func:`train_federated`.
+
+    Returns:
+        ``{"accuracy": ..., "loss": ...}``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([[-2.0], [-1.0], [1.0], [2.0]]); y = np.array([0, 0, 1, 1])
+        >>> model = LogisticRegressionModel(np.array([1.0]), 0.0)
+        >>> metrics = evaluate_federated([(x, y), (x[:2], y[:2]), (x[2:], y[2:])], model)
+        >>> round(metrics["accuracy"], 2)  # SecAgg+ quantizes (see the module docs)
+        1.0
+    """
+    params = TrainParams(rounds=1, secure=secure)
+    if runtime == "deployment":
+        if deployment is None:
+            raise InvalidJob("deployment", None, "the deployment runtime needs a FlowerDeployment")
+        run_config = _run_config(params, model, "evaluate", deployment.nodes, timeout)
+        with _job(job_id):
+            result = deployment.run(run_config)
+    else:
+        checked = _check_shards(shards)
+        run_config = _run_config(params, model, "evaluate", len(checked), timeout)
+        with _job(job_id):
+            result, _ = _simulate(checked, run_config, timeout)
+    (only,) = result["rounds"]
+    return {"accuracy": float(only["accuracy"]), "loss": float(only["loss"])}
+
+
+# -- the deployment runtime ------------------------------------------------------
+
+_APP_MODULE = '''"""troika's federated job: Flower loads these two names (the code is troika's)."""
+from troika.compute._flower_app import client_app, server_app
+
+__all__ = ["client_app", "server_app"]
+'''
+
+_APP_PYPROJECT = """[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "troikajob"
+version = "1.0.0"
+description = "troika federated job"
+license = "Apache-2.0"
+dependencies = []
+
+[tool.hatch.build.targets.wheel]
+packages = ["."]
+
+[tool.flwr.app]
+publisher = "troika"
+
+[tool.flwr.app.components]
+serverapp = "troikajob.app:server_app"
+clientapp = "troikajob.app:client_app"
+
+[tool.flwr.app.config]
+{config}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+class FlowerDeployment:
+    """A SuperLink and one SuperNode per shard file, as processes on loopback.
+
+    Each SuperNode is given only its own shard's path (and where to write its
+    receipt) through ``--node-config``; a node may insist on SecAgg+. Runs are
+    submitted with ``flwr run`` against the SuperLink's Control API, from an app
+    folder written here whose module re-exports troika's ServerApp and ClientApp;
+    the SuperLink runs without installing dependencies (troika's environment).
+    Everything is stopped, and logs kept in :attr:`folder`, on exit.
+
+    Args:
+        shard_paths: One ``.npz`` shard (``X``, ``y``) per node; see :func:`write_shard`.
+        folder: Where logs, receipts and results go (a temporary folder if None).
+        start_nodes: How many of the SuperNodes to start (default: all); fewer
+            lets a test show that a missing node fails the job.
+        require_secure: Nodes refuse to train outside SecAgg+.
+        run_timeout: Bound on one run, from submission to result.
+
+    Example:
+        ``with FlowerDeployment(paths) as fleet: train_federated((), params,
+        model=m, runtime="deployment", deployment=fleet)``
+    """
+
+    def __init__(
+        self,
+        shard_paths: Sequence[Path],
+        *,
+        folder: Path | None = None,
+        start_nodes: int | None = None,
+        require_secure: bool = False,
+        run_timeout: float = 300.0,
+    ) -> None:
+        self.shard_paths = [Path(p).resolve() for p in shard_paths]
+        self.nodes = len(self.shard_paths)
+        self.start_nodes = self.nodes if start_nodes is None else start_nodes
+        self.require_secure = require_secure
+        self.run_timeout = run_timeout
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self.folder = Path(folder) if folder is not None else Path()
+        self._given_folder = folder is not None
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._logs: list[Any] = []
+        self.port = 0
+        self._runs = 0
+
+    @property
+    def receipts(self) -> list[Path]:
+        """Where each node writes the digest of the final model it received."""
+        return [self.folder / f"node-{i}" / "receipt.json" for i in range(self.nodes)]
+
+    def _bin(self, name: str) -> str:
+        found = Path(sys.executable).parent / name
+        return str(found) if found.exists() else (shutil.which(name) or name)
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["FLWR_HOME"] = str(self.folder / "flwr-home")
+        env["FLWR_TELEMETRY_ENABLED"] = "0"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("wb")
+        self._logs.append(log)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._env(),
+            cwd=self.folder,
+            start_new_session=True,
+        )
+        self._processes.append(process)
+        return process
+
+    def _wait_port(self, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise JobFailed(None, f"{process.args!r} exited with {process.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+            time.sleep(0.1)
+        raise JobFailed(None, f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+
+    def __enter__(self) -> FlowerDeployment:
+        if not self._given_folder:
+            self._scratch = tempfile.TemporaryDirectory(prefix="troika-flower-")
+            self.folder = Path(self._scratch.name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.port = _free_port()
+            link = self._start(
+                "superlink",
+                [
+                    self._bin("flower-superlink"),
+                    "--insecure",
+                    "--disable-runtime-dependency-installation",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+            )
+            self._wait_port(self.port, link, 60)
+            home = self.folder / "flwr-home"
+            home.mkdir(exist_ok=True)
+            (home / "config.toml").write_text(
+                '[superlink]\ndefault = "troika"\n\n[superlink.troika]\n'
+                f'address = "127.0.0.1:{self.port}"\ninsecure = true\n'
+            )
+            for index in range(self.start_nodes):
+                node_folder = self.folder / f"node-{index}"
+                node_folder.mkdir(exist_ok=True)
+                config = (
+                    f'troika-shard="{self.shard_paths[index]}" '
+                    f'troika-receipt="{self.receipts[index]}"'
+                )
+                if self.require_secure:
+                    config += " troika-require-secure=true"
+                self._start(
+                    f"supernode-{index}",
+                    [
+                        self._bin("flower-supernode"),
+                        "--insecure",
+                        "--superlink",
+                        f"127.0.0.1:{self.port}",
+                        "--port",
+                        str(_free_port()),
+                        "--node-config",
+                        config,
+                    ],
+                )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every process (SIGTERM, then SIGKILL after 10 s) and close the logs."""
+        for process in reversed(self._processes):
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self._processes):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        self._processes.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def log(self, name: str = "superlink") -> str:
+        """The captured output of ``superlink`` or ``supernode-<i>``."""
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def _flwr(self, *args: str, timeout: float = 60) -> str:
+        done = subprocess.run(
+            [self._bin("flwr"), *args],
+            capture_output=True,
+            env=self._env(),
+            cwd=self.folder,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise JobFailed(
+                None,
+                f"flwr {' '.join(args[:1])} failed: {done.stdout.decode()[-2000:]}"
+                f"{done.stderr.decode()[-2000:]}",
+            )
+        return done.stdout.decode()
+
+    def run(self, run_config: dict[str, Any]) -> dict[str, Any]:
+        """Submit one run with ``flwr run`` and wait (bounded) for its result."""
+        from . import _flower_app as app
+
+        self._runs += 1
+        job = self.folder / f"run-{self._runs}"
+        package = job / "app" / "troikajob"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "app.py").write_text(_APP_MODULE)
+        result_dir = job / "result"
+        config = {**run_config, app.RUN_RESULT: str(result_dir)}
+        lines = "\n".join(f"{key} = {_toml_value(value)}" for key, value in config.items())
+        (job / "app" / "pyproject.toml").write_text(_APP_PYPROJECT.format(config=lines))
+        out = self._flwr("run", str(job / "app"), "troika", "--format", "json")
+        run_id = json.loads(out[out.index("{") :])["run-id"]
+        deadline = time.monotonic() + self.run_timeout
+        result_file = result_dir / "result.json"
+        while time.monotonic() < deadline:
+            if result_file.exists():
+                result: dict[str, Any] = json.loads(result_file.read_text())
+                if result["status"] != "ok":
+                    raise JobFailed(None, f"run {run_id}: {result['reason']}")
+                return result
+            if self._run_failed(run_id):
+                raise JobFailed(None, f"run {run_id} failed; see {self.folder}/superlink.log")
+            time.sleep(1.0)
+        with contextlib.suppress(JobFailed, subprocess.TimeoutExpired):
+            self._flwr("stop", str(run_id), "troika", timeout=30)
+        raise JobFailed(None, f"run {run_id} did not finish within {self.run_timeout} s")
+
+    def _run_failed(self, run_id: str) -> bool:
+        try:
+            out = self._flwr("ls", "--run-id", str(run_id), "troika", "--format", "json")
+        except (JobFailed, subprocess.TimeoutExpired):
+            return False
+        return '"finished:failed"' in out or '"finished:stopped"' in out

@@ -1,0 +1,392 @@
+"""troika's Flower app: the ServerApp and ClientApp that run a federated job.
+
+The same two apps run in both runtimes: in-process (``_federated``'s simulation
+runner) and on Flower's deployment engine, where a SuperLink starts the
+ServerApp and each SuperNode starts the ClientApp from a tiny app folder whose
+module only re-exports :data:`server_app` and :data:`client_app` from here.
+
+Everything a run needs travels as data:
+
+- the run config (``troika-*`` keys below): the job's :class:`TrainParams` as
+  canonical JSON, the starting model's bytes (base64), the mode (``train`` or
+  ``evaluate``), how many nodes must take part, a per-stage timeout, and the
+  folder where the ServerApp writes ``result.json``;
+- each node's own config (``--node-config``): the path of *its* shard
+  (``.npz`` with ``X`` and ``y``), where to write its receipt (the digest of the
+  final model it received), and whether it insists on SecAgg+.
+
+Secure aggregation is Flower's SecAgg+ on the legacy strategy path (the only
+one that has it in Flower 1.42): ``SecAggPlusWorkflow`` inside
+``DefaultWorkflow``, a ``LegacyContext`` around a ``FedAvg``, and
+``secaggplus_mod`` on the clients. Each node appends the metrics of the model
+it received (accuracy and loss on its own data) to the parameters it uploads, so
+those are averaged by examples under the same masks as the update.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flwr.app import Context, Message
+from flwr.client import Client, NumPyClient
+from flwr.client.mod import secaggplus_mod
+from flwr.clientapp import ClientApp
+from flwr.common import (
+    EvaluateRes,
+    FitRes,
+    NDArrays,
+    Parameters,
+    Scalar,
+    ndarrays_to_parameters,
+    parameters_to_ndarrays,
+)
+from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS, Key
+from flwr.server import ServerConfig
+from flwr.server.client_proxy import ClientProxy
+from flwr.server.compat import LegacyContext
+from flwr.server.strategy import FedAvg
+from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
+from flwr.serverapp import Grid, ServerApp
+
+from ._federated import TrainParams
+from ._models import LogisticRegressionModel
+
+__all__ = ["client_app", "make_client_app", "server_app"]
+
+RUN_PARAMS = "troika-params"
+RUN_MODEL = "troika-model"
+RUN_MODE = "troika-mode"
+RUN_NODES = "troika-nodes"
+RUN_TIMEOUT = "troika-timeout"
+RUN_RESULT = "troika-result"
+NODE_SHARD = "troika-shard"
+NODE_RECEIPT = "troika-receipt"
+NODE_REQUIRE_SECURE = "troika-require-secure"
+
+Meter = Callable[[int, str, int, int], None]
+"""Called per message a node handles: (node id, round, bytes in, bytes out)."""
+
+
+class JobHalted(RuntimeError):
+    """A round could not be completed (too few nodes, SecAgg+ halted)."""
+
+
+# -- client side ------------------------------------------------------------------
+
+
+def _load_shard(path: str) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as shard:
+        return np.asarray(shard["X"], dtype=np.float64), np.asarray(shard["y"], dtype=np.float64)
+
+
+def _dp_update(
+    received: LogisticRegressionModel,
+    trained: LogisticRegressionModel,
+    clip_norm: float | None,
+    noise_multiplier: float | None,
+    num_nodes: int,
+) -> LogisticRegressionModel:
+    """Clip the update to ``clip_norm`` and add this node's share of Gaussian noise.
+
+    Noise comes from the OS's entropy, never from the job's public seed: noise a
+    coordinator can regenerate protects nothing.
+    """
+    if clip_norm is None:
+        return trained
+    start = np.concatenate([received.weights, [received.bias]])
+    update = np.concatenate([trained.weights, [trained.bias]]) - start
+    norm = float(np.linalg.norm(update))
+    if norm > clip_norm:
+        update *= clip_norm / norm
+    if noise_multiplier:
+        std = noise_multiplier * clip_norm / np.sqrt(num_nodes)
+        update += np.random.default_rng().normal(0.0, std, size=update.shape)
+    new = start + update
+    return LogisticRegressionModel(new[:-1], float(new[-1]))
+
+
+class _Owner(NumPyClient):
+    """One data owner: reads only its own shard, trains and evaluates locally."""
+
+    def __init__(self, shard: str, receipt: str | None) -> None:
+        self.shard = shard
+        self.receipt = receipt
+
+    def fit(self, parameters: NDArrays, config: dict[str, Scalar]) -> tuple[NDArrays, int, Any]:
+        x, y = _load_shard(self.shard)
+        if config["troika-mode"] == "evaluate":
+            model = LogisticRegressionModel.from_arrays(parameters)
+            metrics = model.evaluate(x, y)
+            return [np.array([metrics["accuracy"], metrics["loss"]])], len(y), {}
+        received = LogisticRegressionModel.from_arrays(parameters)
+        before = received.evaluate(x, y)
+        batch = int(config["batch-size"])
+        trained = received.train(
+            x,
+            y,
+            epochs=int(config["local-epochs"]),
+            learning_rate=float(config["learning-rate"]),
+            batch_size=batch or None,
+            seed=int(config["seed"]) + int(config["round"]),
+        )
+        clip = float(config["clip-norm"]) or None
+        noise = float(config["noise-multiplier"]) or None
+        sent = _dp_update(received, trained, clip, noise, int(config["num-nodes"]))
+        measured = np.array([before["accuracy"], before["loss"]])
+        return [*sent.to_arrays(), measured], len(y), {}
+
+    def evaluate(
+        self, parameters: NDArrays, config: dict[str, Scalar]
+    ) -> tuple[float, int, dict[str, Scalar]]:
+        digest = LogisticRegressionModel.from_arrays(parameters).digest()
+        if self.receipt:
+            receipt = Path(self.receipt)
+            receipt.parent.mkdir(parents=True, exist_ok=True)
+            partial = receipt.with_name(receipt.name + ".partial")
+            partial.write_text(json.dumps({"round": int(config["round"]), "digest": digest}))
+            partial.replace(receipt)
+        return 0.0, 1, {"digest": digest}
+
+
+def _client_fn(context: Context) -> Client:
+    receipt = context.node_config.get(NODE_RECEIPT)
+    owner = _Owner(str(context.node_config[NODE_SHARD]), str(receipt) if receipt else None)
+    client: Client = owner.to_client()
+    return client
+
+
+def _is_secagg(msg: Message) -> bool:
+    return msg.has_content() and (
+        RECORD_KEY_CONFIGS in msg.content.config_records
+        and Key.STAGE in msg.content.config_records[RECORD_KEY_CONFIGS]
+    )
+
+
+def _secagg_when_asked(msg: Message, context: Context, call_next: Any) -> Message:
+    """SecAgg+ for the train messages that run it; a node may insist on it."""
+    if msg.metadata.message_type.startswith("train"):
+        if _is_secagg(msg):
+            return secaggplus_mod(msg, context, call_next)
+        if context.node_config.get(NODE_REQUIRE_SECURE):
+            raise PermissionError("this node only trains under SecAgg+")
+    result: Message = call_next(msg, context)
+    return result
+
+
+def _message_size(msg: Message) -> int:
+    from flwr.common.serde import recorddict_to_proto
+
+    if not msg.has_content():
+        return 0
+    return int(recorddict_to_proto(msg.content).ByteSize())
+
+
+def make_client_app(meter: Meter | None = None) -> ClientApp:
+    """The ClientApp; ``meter`` (simulation only) is told each message's size."""
+    mods: list[Any] = [_secagg_when_asked]
+    if meter is not None:
+
+        def measure(msg: Message, context: Context, call_next: Any) -> Message:
+            out: Message = call_next(msg, context)
+            meter(
+                msg.metadata.dst_node_id,
+                msg.metadata.group_id,
+                _message_size(msg),
+                _message_size(out),
+            )
+            return out
+
+        mods.insert(0, measure)
+    return ClientApp(client_fn=_client_fn, mods=mods)
+
+
+# -- server side ------------------------------------------------------------------
+
+
+class _Strategy(FedAvg):
+    """FedAvg that splits the securely averaged metrics off the parameters."""
+
+    def __init__(
+        self, params: TrainParams, model: LogisticRegressionModel, mode: str, nodes: int
+    ) -> None:
+        self.params = params
+        self.mode = mode
+        self.model = model
+        self.rounds = params.rounds if mode == "train" else 1
+        self.round_metrics: list[dict[str, float]] = []
+        self.node_digests: dict[str, str] = {}
+        self.completed = 0
+        super().__init__(
+            fraction_fit=1.0,
+            fraction_evaluate=1.0 if mode == "train" else 0.0,
+            min_fit_clients=nodes,
+            min_evaluate_clients=nodes,
+            min_available_clients=nodes,
+            on_fit_config_fn=self._fit_config,
+            on_evaluate_config_fn=lambda r: {"round": r},
+            fit_metrics_aggregation_fn=lambda _: {},
+            accept_failures=params.secure,  # SecAgg+ itself decides what it can recover
+            initial_parameters=ndarrays_to_parameters(model.to_arrays()),
+        )
+        self.nodes = nodes
+
+    def _fit_config(self, server_round: int) -> dict[str, Scalar]:
+        p = self.params
+        return {
+            "troika-mode": self.mode,
+            "round": server_round,
+            "local-epochs": p.local_epochs,
+            "learning-rate": p.learning_rate,
+            "batch-size": p.batch_size or 0,
+            "clip-norm": p.clip_norm or 0.0,
+            "noise-multiplier": p.noise_multiplier or 0.0,
+            "num-nodes": self.nodes,
+            "seed": p.seed,
+        }
+
+    def aggregate_fit(
+        self,
+        server_round: int,
+        results: list[tuple[ClientProxy, FitRes]],
+        failures: list[Any],
+    ) -> tuple[Parameters | None, dict[str, Scalar]]:
+        if not results or (failures and not self.params.secure):
+            raise JobHalted(
+                f"round {server_round}: {len(failures)} node(s) failed, {len(results)} answered"
+            )
+        aggregated, _ = super().aggregate_fit(server_round, results, failures)
+        if aggregated is None:
+            raise JobHalted(f"round {server_round}: nothing to aggregate")
+        arrays = parameters_to_ndarrays(aggregated)
+        accuracy, loss = (float(v) for v in np.asarray(arrays[-1]).reshape(-1)[:2])
+        self.round_metrics.append({"round": server_round, "accuracy": accuracy, "loss": loss})
+        self.completed = server_round
+        if self.mode == "evaluate":
+            return ndarrays_to_parameters(self.model.to_arrays()), {}
+        self.model = LogisticRegressionModel.from_arrays(arrays[:-1])
+        return ndarrays_to_parameters(self.model.to_arrays()), {}
+
+    def configure_evaluate(
+        self, server_round: int, parameters: Parameters, client_manager: Any
+    ) -> Any:
+        if server_round != self.rounds:
+            return []  # only the final model goes back to every node, for its receipt
+        return super().configure_evaluate(server_round, parameters, client_manager)
+
+    def aggregate_evaluate(
+        self, server_round: int, results: list[tuple[ClientProxy, EvaluateRes]], failures: list[Any]
+    ) -> tuple[float | None, dict[str, Scalar]]:
+        if failures:
+            raise JobHalted(f"{len(failures)} node(s) did not acknowledge the final model")
+        for proxy, res in results:
+            self.node_digests[str(proxy.node_id)] = str(res.metrics["digest"])
+        return None, {}
+
+
+class _SecAggPlus(SecAggPlusWorkflow):
+    """SecAgg+ that fails the job when a round halts, instead of skipping the round."""
+
+    def __call__(self, grid: Grid, context: Context) -> None:
+        assert isinstance(context, LegacyContext)
+        state = WorkflowState()
+        steps = (
+            self.setup_stage,
+            self.share_keys_stage,
+            self.collect_masked_vectors_stage,
+            self.unmask_stage,
+        )
+        for step in steps:
+            if not step(grid, context, state):
+                raise JobHalted(
+                    f"secure aggregation halted in {step.__name__} with "
+                    f"{len(state.active_node_ids)} of {len(state.sampled_node_ids)} nodes "
+                    f"active (threshold {state.threshold})"
+                )
+
+
+def _wait_for_nodes(grid: Grid, nodes: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        connected = len(list(grid.get_node_ids()))
+        if connected >= nodes:
+            return
+        if time.monotonic() > deadline:
+            raise JobHalted(f"only {connected} of {nodes} nodes connected within {timeout} s")
+        time.sleep(0.2)
+
+
+def _write_result(folder: str, result: dict[str, Any]) -> None:
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    partial = path / "result.json.partial"
+    partial.write_text(json.dumps(result, sort_keys=True))
+    partial.replace(path / "result.json")
+
+
+def run_job(grid: Grid, context: Context) -> dict[str, Any]:
+    """The ServerApp's body; returns (and writes, if asked) the job's result."""
+    config = context.run_config
+    params = TrainParams.from_json(str(config[RUN_PARAMS]))
+    model = LogisticRegressionModel.from_bytes(base64.b64decode(str(config[RUN_MODEL])))
+    mode, nodes, timeout = str(config[RUN_MODE]), int(config[RUN_NODES]), float(config[RUN_TIMEOUT])
+    strategy = _Strategy(params, model, mode, nodes)
+    started = time.perf_counter()
+    try:
+        _wait_for_nodes(grid, nodes, timeout)
+        legacy = LegacyContext(
+            context=context,
+            config=ServerConfig(num_rounds=strategy.rounds, round_timeout=timeout),
+            strategy=strategy,
+        )
+        fit_workflow = None
+        if params.secure:
+            fit_workflow = _SecAggPlus(
+                num_shares=params.num_shares,
+                reconstruction_threshold=params.reconstruction_threshold,
+                timeout=timeout,
+            )
+        DefaultWorkflow(fit_workflow=fit_workflow)(grid, legacy)
+        if strategy.completed != strategy.rounds:
+            raise JobHalted(f"only {strategy.completed} of {strategy.rounds} rounds completed")
+        if mode == "train" and len(strategy.node_digests) != nodes:
+            raise JobHalted("not every node acknowledged the final model")
+        result: dict[str, Any] = {
+            "status": "ok",
+            "model": base64.b64encode(strategy.model.to_bytes()).decode(),
+            "rounds": strategy.round_metrics,
+            "node_digests": strategy.node_digests,
+            "seconds": time.perf_counter() - started,
+        }
+    except Exception as exc:
+        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        if config.get(RUN_RESULT):
+            _write_result(str(config[RUN_RESULT]), result)
+        raise
+    if config.get(RUN_RESULT):
+        _write_result(str(config[RUN_RESULT]), result)
+    context.state.config_records["troika-result"] = _as_config_record(result)
+    return result
+
+
+def _as_config_record(result: dict[str, Any]) -> Any:
+    from flwr.app import ConfigRecord
+
+    return ConfigRecord({"json": json.dumps(result, sort_keys=True)})
+
+
+server_app = ServerApp()
+
+
+@server_app.main()
+def _main(grid: Grid, context: Context) -> None:
+    run_job(grid, context)
+
+
+client_app = make_client_app()

@@ -1,0 +1,228 @@
+"""Models that troika trains: weights plus an architecture spec, never code.
+
+A model is data. Its bytes are a deterministic ``.npz`` archive (fixed member
+order and timestamps, little-endian float64, no pickles) holding the weights
+and the canonical JSON of its spec, so the same model always has the same
+bytes and the same :meth:`~LogisticRegressionModel.digest`, on every node.
+The numerics are pure numpy and do no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["FloatArray", "LogisticRegressionModel"]
+
+FloatArray = npt.NDArray[np.float64]
+
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
+
+
+def _canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _npz_bytes(arrays: dict[str, npt.NDArray[Any]]) -> bytes:
+    """A deterministic npz: members in the given order, fixed dates, stored uncompressed."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    # The two branches keep exp() from overflowing for large |z|.
+    out = np.empty_like(z)
+    positive = z >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
+    exp_z = np.exp(z[~positive])
+    out[~positive] = exp_z / (1.0 + exp_z)
+    return out
+
+
+def _as_features(x: npt.ArrayLike, n_features: int) -> FloatArray:
+    features = np.asarray(x, dtype=np.float64)
+    if features.ndim != 2 or features.shape[1] != n_features:
+        raise ValueError(f"X must have shape (n, {n_features}), got {features.shape!r}")
+    return features
+
+
+def _as_labels(y: npt.ArrayLike, n: int) -> FloatArray:
+    labels = np.asarray(y, dtype=np.float64).reshape(-1)
+    if labels.shape != (n,) or not np.isin(labels, (0.0, 1.0)).all():
+        raise ValueError(f"y must be {n} labels in {{0, 1}}")
+    return labels
+
+
+@dataclass(frozen=True, eq=False)
+class LogisticRegressionModel:
+    """Binary logistic regression: ``p(y=1|x) = sigmoid(x @ weights + bias)``.
+
+    Immutable: training returns a new model. Two models are the same model when
+    their :meth:`digest` is.
+
+    Attributes:
+        weights: One float64 weight per feature, shape ``(n_features,)``.
+        bias: The intercept.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([[-2.0], [-1.0], [1.0], [2.0]]); y = np.array([0, 0, 1, 1])
+        >>> model = LogisticRegressionModel.init(1).train(x, y, epochs=50, learning_rate=0.5)
+        >>> model.evaluate(x, y)["accuracy"]
+        1.0
+        >>> LogisticRegressionModel.from_bytes(model.to_bytes()).digest() == model.digest()
+        True
+    """
+
+    KIND: ClassVar[str] = "logistic-regression"
+
+    weights: FloatArray
+    bias: float
+
+    def __post_init__(self) -> None:
+        weights = np.array(self.weights, dtype=np.float64).reshape(-1)
+        weights.setflags(write=False)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "bias", float(self.bias))
+        if not (np.isfinite(weights).all() and np.isfinite(self.bias)):
+            raise ValueError("a model's weights and bias must be finite")
+
+    # -- construction and bytes ------------------------------------------------
+
+    @classmethod
+    def init(cls, n_features: int, seed: int = 0) -> LogisticRegressionModel:
+        """A fresh model: small random weights drawn from ``seed``, zero bias.
+
+        Args:
+            n_features: How many features each example has.
+            seed: Seeds the initial weights, so every run starts from the same model.
+        """
+        if n_features < 1:
+            raise ValueError(f"n_features must be at least 1, got {n_features!r}")
+        rng = np.random.default_rng(seed)
+        return cls(rng.normal(0.0, 0.01, size=n_features), 0.0)
+
+    @property
+    def n_features(self) -> int:
+        """How many features the model takes."""
+        return int(self.weights.shape[0])
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The architecture, as data: ``{"kind": "logistic-regression", "n_features": n}``."""
+        return {"kind": self.KIND, "n_features": self.n_features}
+
+    def to_arrays(self) -> list[FloatArray]:
+        """The parameters as Flower sends them: ``[weights, [bias]]``."""
+        return [self.weights.copy(), np.array([self.bias], dtype=np.float64)]
+
+    @classmethod
+    def from_arrays(cls, arrays: list[npt.NDArray[Any]]) -> LogisticRegressionModel:
+        """The inverse of :meth:`to_arrays`."""
+        if len(arrays) != 2 or np.asarray(arrays[1]).size != 1:
+            raise ValueError("expected [weights, [bias]]")
+        return cls(np.asarray(arrays[0], dtype=np.float64), float(np.asarray(arrays[1])[0]))
+
+    def to_bytes(self) -> bytes:
+        """The model as deterministic ``.npz`` bytes (weights, bias and spec)."""
+        return _npz_bytes(
+            {
+                "spec": np.frombuffer(_canonical_json(self.spec), dtype=np.uint8),
+                "weights": self.weights.astype("<f8"),
+                "bias": np.array([self.bias], dtype="<f8"),
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LogisticRegressionModel:
+        """Read bytes written by :meth:`to_bytes` (never unpickles anything).
+
+        Raises:
+            ValueError: The bytes are not such a model.
+        """
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                spec = json.loads(archive["spec"].tobytes())
+                weights, bias = archive["weights"], archive["bias"]
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"not a troika model archive: {exc}") from exc
+        if spec != {"kind": cls.KIND, "n_features": int(weights.shape[0])}:
+            raise ValueError(f"not a {cls.KIND} model: spec {spec!r}")
+        return cls(weights, float(bias[0]))
+
+    def digest(self) -> str:
+        """The hex sha256 of :meth:`to_bytes`: what a node confirms on chain."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    # -- numerics ----------------------------------------------------------------
+
+    def predict_proba(self, x: npt.ArrayLike) -> FloatArray:
+        """``p(y=1|x)`` for each row of ``X``."""
+        return _sigmoid(_as_features(x, self.n_features) @ self.weights + self.bias)
+
+    def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The predicted label (0 or 1) for each row of ``X``."""
+        return (self.predict_proba(x) >= 0.5).astype(np.int64)
+
+    def evaluate(self, x: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
+        """Accuracy and mean log loss on ``(x, y)``."""
+        p = self.predict_proba(x)
+        labels = _as_labels(y, p.shape[0])
+        if p.shape[0] == 0:
+            raise ValueError("cannot evaluate on no examples")
+        eps = 1e-12
+        loss = -np.mean(labels * np.log(p + eps) + (1.0 - labels) * np.log(1.0 - p + eps))
+        accuracy = np.mean((p >= 0.5) == (labels == 1.0))
+        return {"accuracy": float(accuracy), "loss": float(loss)}
+
+    def train(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        *,
+        epochs: int,
+        learning_rate: float,
+        batch_size: int | None = None,
+        seed: int = 0,
+    ) -> LogisticRegressionModel:
+        """Gradient descent on the mean log loss; returns the trained model.
+
+        Args:
+            x: Features, shape ``(n, n_features)``.
+            y: Labels in {0, 1}.
+            epochs: Passes over the data.
+            learning_rate: The step size.
+            batch_size: None for full-batch gradient descent (deterministic);
+                otherwise mini-batches in an order shuffled from ``seed``.
+            seed: Seeds the mini-batch order.
+        """
+        features = _as_features(x, self.n_features)
+        labels = _as_labels(y, features.shape[0])
+        n = features.shape[0]
+        if n == 0:
+            raise ValueError("cannot train on no examples")
+        weights, bias = self.weights.copy(), self.bias
+        step = n if batch_size is None else batch_size
+        rng = np.random.default_rng(seed)
+        for _ in range(epochs):
+            order = np.arange(n) if batch_size is None else rng.permutation(n)
+            for start in range(0, n, step):
+                rows = order[start : start + step]
+                error = _sigmoid(features[rows] @ weights + bias) - labels[rows]
+                weights -= learning_rate * (features[rows].T @ error) / rows.size
+                bias -= learning_rate * float(error.mean())
+        return LogisticRegressionModel(weights, bias)
