@@ -667,6 +667,8 @@ class FlowerDeployment:
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
+        # Flower starts its helpers (flower-superexec, flwr-serverapp, flwr-clientapp) by name.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["FLWR_HOME"] = str(self.folder / "flwr-home")
         env["FLWR_TELEMETRY_ENABLED"] = "0"
         env["PYTHONUNBUFFERED"] = "1"
