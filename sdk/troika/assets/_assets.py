@@ -341,9 +341,14 @@ class Assets:
             "tokens and licences need an account: did:ethr, did:pkh or an address",
         )
 
-    def _key_of(self, party: Party) -> tuple[str, bytes]:
+    def key_of(self, party: Party) -> tuple[str, bytes]:
         """The key id and X25519 public key to encrypt to: an unlocked identity's
-        own, else the one published on the party's DID document."""
+        own, else the one published on the party's DID document.
+
+        Raises:
+            NoKeyAgreementKey: the DID document publishes no X25519 key.
+            DIDResolutionError: the DID does not resolve.
+        """
         if isinstance(party, Identity):
             return f"{party.did}#key-agreement", party.key_agreement_public
         return key_agreement_key(self.resolver.resolve_document(self._did_of(party)))
@@ -535,8 +540,8 @@ class Assets:
         envelope_cid: CID | None = None
         with path.open("rb") as file:
             if request.encrypt:
-                recipients = [self._key_of(self._owner_of_mint(request.to))]
-                recipients += [self._key_of(reader) for reader in request.readers]
+                recipients = [self.key_of(self._owner_of_mint(request.to))]
+                recipients += [self.key_of(reader) for reader in request.readers]
                 key = new_content_key()
                 reader = EncryptingReader(file, key)
                 content = add(reader, store=self.store, profile=self.profile, progress=report)
@@ -699,7 +704,7 @@ class Assets:
     def _content_key(self, token_id: int, asset: Asset, identity: Identity) -> bytes:
         encryption = asset.metadata.properties.encryption
         assert encryption is not None
-        envelope = Envelope.from_json(self._block_or_file(CID.parse(encryption.envelope)))
+        envelope = Envelope.from_json(self.read_bytes(CID.parse(encryption.envelope)))
         try:
             return envelope.open(identity.key_agreement())
         except NotEntitled:
@@ -712,7 +717,12 @@ class Assets:
                 continue
         raise NotEntitled(token_id, identity.did)
 
-    def _block_or_file(self, cid: CID) -> bytes:
+    def pin_bytes(self, data: bytes) -> CID:
+        """Add ``data`` to the store as a UnixFS file (as ``ipfs add`` would) and pin it."""
+        return add(data, store=self.store, profile=self.profile)
+
+    def read_bytes(self, cid: CID | str) -> bytes:
+        """The UnixFS file ``cid`` from the store, every block verified."""
         return b"".join(export_file(self.store, cid))
 
     def fetch(
@@ -783,7 +793,7 @@ class Assets:
         asset = self.asset(token_id)
         key_grant: bytes | None = None
         if asset.encrypted:
-            kid, public = self._key_of(licensee)
+            kid, public = self.key_of(licensee)
             if self.identity is None:
                 raise NotEntitled(token_id, "(no identity given)")
             key = self._content_key(token_id, asset, self.identity)

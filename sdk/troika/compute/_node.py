@@ -1,0 +1,748 @@
+"""Compute jobs end to end: a requester's :class:`Compute`, a data owner's
+:class:`Node`, and the :class:`Coordinator` that runs a job across the nodes.
+
+The flow of a job:
+
+1. The requester pins the job's :class:`JobSpec` (its kind and parameters,
+   canonical JSON, one raw block) and sends ``requestJob`` with the spec's
+   sha2-256 digest and the payment.
+2. Each dataset's :class:`Node` sees the job in the chain's ``JobForDataset``
+   logs, fetches and verifies the spec, checks its policy (kinds, models,
+   minimum payment, privacy budget) and the requester's licence on chain,
+   and accepts: the job's epsilon is spent from the dataset's budget.
+3. The :class:`Coordinator` runs the job over the nodes' local data
+   (Flower with SecAgg+ for training and evaluation; each node's own
+   differentially private release for statistics), pins the result (a
+   trained model is encrypted to the requester's DID key) and hands the
+   result document to the nodes.
+4. Each node checks the result against what it saw itself (the digest of
+   the final model it received; its own release) and confirms its digest on
+   chain. When all have confirmed, the payment is split and paid out by
+   withdrawal.
+5. The requester fetches the result, verified against the digest on chain
+   and decrypted.
+
+No node runs code it was sent: jobs are kinds that troika implements, and
+a model is data (weights and an architecture spec).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from troika._errors import (
+    BudgetExhausted,
+    ComputeError,
+    InvalidJob,
+    JobFailed,
+    JobStateError,
+    NotLicensed,
+    PaymentTooLow,
+    ResultMismatch,
+)
+from troika.assets._crypto import Envelope, decrypt_bytes, encrypt_bytes, new_content_key
+from troika.assets._registry import commitment_cid
+from troika.compute._jobs import ComputeJobs, Job, JobKind, JobStatus, Shares
+from troika.compute._models import LogisticRegressionModel
+from troika.compute._privacy import LocalRelease, StatsQuery, combine, local_release
+from troika.ipfs import CID
+
+if TYPE_CHECKING:
+    from troika.assets import Assets
+    from troika.chain import Sender
+    from troika.compute._federated import TrainParams
+    from troika.did import Identity
+    from troika.ipfs import PinningStore
+
+__all__ = [
+    "DEFAULT_SHARES",
+    "Compute",
+    "Coordinator",
+    "DatasetPolicy",
+    "JobResult",
+    "JobSpec",
+    "Node",
+    "NodeDecision",
+]
+
+_log = logging.getLogger("troika.compute")
+
+#: Dataset owners 60 %, the model's owner 25 %, the nodes 15 % (no model: 85 / 0 / 15).
+DEFAULT_SHARES = Shares(dataset_owners=6000, model_owner=2500, nodes=1500)
+_NO_MODEL_SHARES = Shares(dataset_owners=8500, model_owner=0, nodes=1500)
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _pin_block(store: PinningStore, document: bytes) -> bytes:
+    """Pin ``document`` as one raw block; its sha2-256 digest (what the chain holds)."""
+    cid = CID.of(document)
+    store.put(cid, document)
+    store.pin(cid)
+    return hashlib.sha256(document).digest()
+
+
+def _fetch_block(store: PinningStore, digest: bytes) -> bytes:
+    document = store.get(commitment_cid(digest))
+    if hashlib.sha256(document).digest() != digest:  # a store that lies
+        raise ResultMismatch(0, commitment_cid(digest), "does not hash to its digest")
+    return document
+
+
+# -- the job's specification ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a job computes, pinned and committed to on chain by its digest.
+
+    Attributes:
+        kind: ``federated-train``, ``evaluate`` or ``stats``.
+        params: The kind's parameters: :class:`TrainParams` fields for
+            training, ``{}`` for evaluation, :class:`StatsQuery` fields for
+            statistics.
+        requester: The requester's DID: a trained model is encrypted to its key.
+        label: The label column of the datasets (training and evaluation).
+
+    Example:
+        >>> query = {"column": "age", "statistic": "count", "epsilon": 1.0}
+        >>> spec = JobSpec("stats", query, "did:ethr:0x1:0x" + "11" * 20)
+        >>> JobSpec.from_json(spec.to_json()) == spec, len(spec.digest())
+        (True, 32)
+    """
+
+    kind: str
+    params: Mapping[str, Any]
+    requester: str
+    label: str = "label"
+
+    def __post_init__(self) -> None:
+        JobKind.parse(self.kind)
+        object.__setattr__(self, "params", dict(self.params))
+
+    def to_json(self) -> bytes:
+        """Canonical JSON (sorted keys, compact, UTF-8)."""
+        return _canonical(
+            {
+                "kind": self.kind,
+                "label": self.label,
+                "params": dict(self.params),
+                "requester": self.requester,
+                "version": 1,
+            }
+        )
+
+    def digest(self) -> bytes:
+        """The sha2-256 digest of :meth:`to_json`: the job's ``paramsDigest``."""
+        return hashlib.sha256(self.to_json()).digest()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> JobSpec:
+        """Parse a spec; anything malformed raises :class:`InvalidJob`."""
+        try:
+            raw = json.loads(data)
+            if not isinstance(raw, dict) or raw.get("version") != 1:
+                raise InvalidJob("spec", data[:80], "not a troika job spec (version 1)")
+            return cls(
+                kind=str(raw["kind"]),
+                params=dict(raw["params"]),
+                requester=str(raw["requester"]),
+                label=str(raw.get("label", "label")),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, InvalidJob):
+                raise
+            raise InvalidJob("spec", data[:80], f"not a troika job spec: {exc}") from exc
+
+    @property
+    def job_kind(self) -> JobKind:
+        """The kind as the contract numbers it."""
+        return JobKind.parse(self.kind)
+
+    def train_params(self) -> TrainParams:
+        """The training parameters (``federated-train``)."""
+        from troika.compute._federated import TrainParams
+
+        return TrainParams.from_json(json.dumps(self.params))
+
+    def stats_query(self) -> StatsQuery:
+        """The statistics query (``stats``)."""
+        return StatsQuery.from_json(json.dumps(self.params))
+
+
+# -- a data owner's node --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetPolicy:
+    """What a node lets jobs do with one of its datasets.
+
+    Attributes:
+        dataset_id: The dataset's token.
+        data: The local, decrypted data: a CSV file with a header of column
+            names and numeric values (the owner prepares it; it never leaves).
+        kinds: The job kinds allowed.
+        models: The model tokens allowed (None: any the requester may use).
+        min_payment: The least payment (wei) of a job this node accepts.
+        max_epsilon: The most epsilon one job may spend (None: the budget's rest).
+    """
+
+    dataset_id: int
+    data: Path
+    kinds: frozenset[JobKind] = frozenset(JobKind)
+    models: frozenset[int] | None = None
+    min_payment: int = 0
+    max_epsilon: float | None = None
+
+
+@dataclass(frozen=True)
+class NodeDecision:
+    """What a node decided about a job for one of its datasets."""
+
+    job_id: int
+    dataset_id: int
+    accepted: bool
+    reason: str = ""
+
+
+def load_table(path: Path) -> tuple[tuple[str, ...], npt.NDArray[np.float64]]:
+    """A numeric CSV with a header: its column names and its values.
+
+    Raises:
+        InvalidJob: not numeric, ragged, or empty.
+    """
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    if len(rows) < 2:
+        raise InvalidJob("data", str(path), "a CSV with a header and at least one row")
+    header = tuple(name.strip() for name in rows[0])
+    try:
+        values = np.array([[float(cell) for cell in row] for row in rows[1:]], dtype=np.float64)
+    except ValueError as exc:
+        raise InvalidJob("data", str(path), f"not numeric: {exc}") from exc
+    if values.ndim != 2 or values.shape[1] != len(header):
+        raise InvalidJob("data", str(path), "every row needs a value for every column")
+    return header, values
+
+
+class Node:
+    """A data owner's compute node for one or more of its datasets.
+
+    Args:
+        jobs: The :class:`ComputeJobs` market.
+        assets: An :class:`~troika.assets.Assets` on the same chain and store
+            (licences are checked through its registry; specs are read from its store).
+        policies: One per dataset the node serves.
+        sender: Who accepts and confirms: the datasets' owner or the node
+            account it registered for them.
+        state: A JSON file where the node keeps the last block it read and
+            its decisions, so that a restarted node resumes where it stopped
+            and decides nothing twice; in memory if None.
+
+    Example: see ``docs/compute.md``.
+    """
+
+    def __init__(
+        self,
+        jobs: ComputeJobs,
+        assets: Assets,
+        policies: Sequence[DatasetPolicy],
+        *,
+        sender: Sender,
+        state: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not policies:
+            raise InvalidJob("policies", policies, "a node serves at least one dataset")
+        self.jobs = jobs
+        self.assets = assets
+        self.policies = {policy.dataset_id: policy for policy in policies}
+        self.sender = sender
+        self.address = sender if isinstance(sender, str) else sender.address
+        self._state_path = Path(state) if state is not None else None
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = {"block": None, "decisions": {}, "confirmed": []}
+        if self._state_path is not None and self._state_path.is_file():
+            self._state = json.loads(self._state_path.read_text(encoding="utf-8"))
+        #: Digests of the final models this node received, by job.
+        self.received: dict[int, str] = {}
+        #: This node's own stats releases, by job and dataset.
+        self.releases: dict[tuple[int, int], LocalRelease] = {}
+
+    def __repr__(self) -> str:
+        return f"Node({self.address!r}, datasets={sorted(self.policies)})"
+
+    def _save(self) -> None:
+        if self._state_path is None:
+            return
+        self._state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self._state, sort_keys=True), encoding="utf-8")
+        temporary.replace(self._state_path)
+
+    def decisions(self) -> list[NodeDecision]:
+        """Every decision this node made, oldest first."""
+        return [
+            NodeDecision(int(job), int(dataset), bool(entry["accepted"]), str(entry["reason"]))
+            for key, entry in self._state["decisions"].items()
+            for job, dataset in [key.split(":")]
+        ]
+
+    # -- watching and accepting ---------------------------------------------------
+
+    def poll(self) -> list[NodeDecision]:
+        """Read the chain since the last poll and decide on every new job for
+        this node's datasets; returns the new decisions."""
+        with self._lock:
+            head = self.jobs.chain.block_number
+            start = self._state["block"]
+            start = self.jobs.deployed_at if start is None else int(start) + 1
+            made: list[NodeDecision] = []
+            for dataset_id in sorted(self.policies):
+                for job_id in self.jobs.jobs_for_dataset(
+                    dataset_id, from_block=start, to_block=head
+                ):
+                    key = f"{job_id}:{dataset_id}"
+                    if key in self._state["decisions"]:
+                        continue
+                    decision = self._decide(job_id, dataset_id)
+                    self._state["decisions"][key] = {
+                        "accepted": decision.accepted,
+                        "reason": decision.reason,
+                    }
+                    self._save()
+                    made.append(decision)
+            self._state["block"] = head
+            self._save()
+            return made
+
+    def _decide(self, job_id: int, dataset_id: int) -> NodeDecision:
+        job = self.jobs.job(job_id)
+        try:
+            self.check(job, dataset_id)
+        except ComputeError as refused:
+            _log.info("job %d, dataset %d: refused: %s", job_id, dataset_id, refused)
+            return NodeDecision(job_id, dataset_id, False, str(refused))
+        self.jobs.accept(job_id, dataset_id, sender=self.sender)
+        _log.info("job %d, dataset %d: accepted", job_id, dataset_id)
+        return NodeDecision(job_id, dataset_id, True)
+
+    def check(self, job: Job, dataset_id: int) -> JobSpec:
+        """Everything the node checks before it accepts; the job's spec if all holds.
+
+        Raises:
+            JobStateError: the job is not open for acceptance.
+            InvalidJob: a kind or model the policy refuses, or a bad spec.
+            PaymentTooLow: below the policy's minimum.
+            BudgetExhausted: more epsilon than the policy or the budget allows.
+            NotLicensed: the requester's licence ended since the request.
+        """
+        policy = self.policies[dataset_id]
+        if job.status is not JobStatus.REQUESTED:
+            raise JobStateError(job.job_id, job.status.label, "no longer open for acceptance")
+        if job.deadline <= self._now():
+            raise JobStateError(job.job_id, job.status.label, "its deadline has passed")
+        if job.kind not in policy.kinds:
+            raise InvalidJob("kind", job.kind.label, f"dataset {dataset_id} does not run it")
+        if policy.models is not None and job.model not in policy.models:
+            raise InvalidJob("model", job.model, f"dataset {dataset_id} does not serve it")
+        if job.payment < policy.min_payment:
+            raise PaymentTooLow(job.payment, policy.min_payment)
+        if job.epsilon > 0:
+            total, spent = self.jobs.budget(dataset_id)
+            limit = total - spent
+            if policy.max_epsilon is not None:
+                limit = min(limit, policy.max_epsilon)
+            if job.epsilon > limit + 1e-9:
+                raise BudgetExhausted(dataset_id, job.epsilon, max(limit, 0.0))
+        registry = self.assets.registry
+        if not registry.has_access(dataset_id, job.requester):
+            raise NotLicensed(dataset_id, job.requester)
+        if job.model and not registry.has_access(job.model, job.requester):
+            raise NotLicensed(job.model, job.requester)
+        spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest))
+        if spec.job_kind is not job.kind:
+            raise InvalidJob("spec", spec.kind, f"the job on chain is {job.kind.label}")
+        if job.kind is JobKind.STATS:
+            query = spec.stats_query()
+            if abs(query.epsilon - job.epsilon) > 1e-3:
+                raise InvalidJob("epsilon", job.epsilon, f"the spec spends {query.epsilon}")
+        elif job.kind is JobKind.FEDERATED_TRAIN:
+            spec.train_params()
+        return spec
+
+    def _now(self) -> int:
+        latest = self.jobs.chain.block("latest")
+        return latest.timestamp if latest is not None else int(time.time())
+
+    # -- computing on the local data ------------------------------------------------
+
+    def shard(
+        self, dataset_id: int, label: str
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The dataset's features and labels, from its local data."""
+        header, values = load_table(self.policies[dataset_id].data)
+        if label not in header:
+            raise InvalidJob("label", label, f"not a column of dataset {dataset_id}: {header}")
+        index = header.index(label)
+        return np.delete(values, index, axis=1), values[:, index]
+
+    def release(self, job_id: int, dataset_id: int, query: StatsQuery) -> LocalRelease:
+        """This node's differentially private release of its dataset for a stats job."""
+        header, values = load_table(self.policies[dataset_id].data)
+        column = query.column
+        if isinstance(column, str):
+            if column not in header:
+                raise InvalidJob("column", column, f"not a column of dataset {dataset_id}")
+            column = header.index(column)
+        release = local_release(values[:, column], query)
+        self.releases[(job_id, dataset_id)] = release
+        return release
+
+    # -- confirming -----------------------------------------------------------------
+
+    def confirm(self, job_id: int, result: bytes, report: bytes) -> None:
+        """Check the coordinator's result against what this node saw, then confirm it on chain.
+
+        Raises:
+            ResultMismatch: the result is not what this node computed or received.
+        """
+        document = json.loads(result)
+        if document.get("job") != job_id:
+            raise ResultMismatch(job_id, CID.of(result), "names another job")
+        if "model" in document and document["model"].get("digest") != self.received.get(job_id):
+            raise ResultMismatch(
+                job_id, CID.of(result), "is not the model this node received in the last round"
+            )
+        for (job, dataset), release in self.releases.items():
+            if job == job_id and document["releases"].get(str(dataset)) != _release_json(release):
+                raise ResultMismatch(
+                    job_id, CID.of(result), f"misstates dataset {dataset}'s release"
+                )
+        with self._lock:
+            if job_id in self._state["confirmed"]:
+                return
+            self.jobs.submit_result(
+                job_id,
+                hashlib.sha256(result).digest(),
+                hashlib.sha256(report).digest(),
+                sender=self.sender,
+            )
+            self._state["confirmed"].append(job_id)
+            self._save()
+
+    def withdraw(self) -> int:
+        """Collect what the market owes this node's account (0 if nothing)."""
+        if self.jobs.owed(self.address) == 0:
+            return 0
+        return self.jobs.withdraw(sender=self.sender)
+
+    def run_forever(self, stop: threading.Event, *, interval: float = 2.0) -> None:
+        """Poll until ``stop`` is set (the CLI sets it on SIGTERM)."""
+        while not stop.is_set():
+            try:
+                self.poll()
+            except ComputeError as exc:  # keep watching; the next poll retries
+                _log.warning("poll failed: %s", exc)
+            stop.wait(interval)
+
+
+def _release_json(release: LocalRelease) -> dict[str, Any]:
+    return {
+        "count": release.count,
+        "sum": release.sum,
+        "histogram": list(release.histogram) if release.histogram is not None else None,
+        "epsilon": release.epsilon,
+        "delta": release.delta,
+    }
+
+
+# -- running a job across the nodes -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A finished job's result, verified against the digest its nodes confirmed on chain."""
+
+    job_id: int
+    kind: JobKind
+    document: Mapping[str, Any]
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    model: LogisticRegressionModel | None = None
+    value: float | None = None
+    histogram: tuple[float, ...] | None = None
+
+
+class Coordinator:
+    """Runs a job across its nodes and hands them the result to confirm.
+
+    It acts for the requester: it reads the job's model with the requester's
+    licence (``assets`` of the requester's identity), learns only aggregates
+    (SecAgg+ for training and evaluation, noisy releases for statistics), and
+    encrypts a trained model to the requester's DID key.
+
+    Args:
+        jobs: The market.
+        assets: The requester's :class:`~troika.assets.Assets`.
+        runtime: ``"simulation"``: every node's Flower client runs in this
+            process (the embedded default; each reads only its own data).
+    """
+
+    def __init__(
+        self,
+        jobs: ComputeJobs,
+        assets: Assets,
+        *,
+        runtime: Literal["simulation"] = "simulation",
+        timeout: float = 300.0,
+    ) -> None:
+        self.jobs = jobs
+        self.assets = assets
+        self.runtime = runtime
+        self.timeout = timeout
+
+    def run(self, job_id: int, nodes: Sequence[Node]) -> tuple[bytes, bytes]:
+        """Run the job, have every participating node confirm it; the pinned
+        result and report documents.
+
+        Raises:
+            JobStateError: the job is not running (not every dataset accepted).
+            JobFailed: the computation failed; the nodes confirm nothing, and
+                the requester is refunded after the deadline.
+        """
+        job = self.jobs.job(job_id)
+        if job.status is not JobStatus.RUNNING:
+            raise JobStateError(job_id, job.status.label, "every dataset must accept first")
+        spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest))
+        serving = {dataset: node for node in nodes for dataset in node.policies}
+        missing = [dataset for dataset in job.datasets if dataset not in serving]
+        if missing:
+            raise JobFailed(job_id, f"no node serves datasets {missing}")
+        started = time.monotonic()
+        if job.kind is JobKind.STATS:
+            result, report = self._stats(job, spec, serving)
+        else:
+            result, report = self._federated(job, spec, serving)
+        report["seconds"] = round(time.monotonic() - started, 3)
+        result_bytes, report_bytes = _canonical(result), _canonical(report)
+        _pin_block(self.assets.store, result_bytes)
+        _pin_block(self.assets.store, report_bytes)
+        for node in {id(n): n for n in (serving[d] for d in job.datasets)}.values():
+            node.confirm(job_id, result_bytes, report_bytes)
+        return result_bytes, report_bytes
+
+    def _model(self, job: Job) -> LogisticRegressionModel:
+        with tempfile.TemporaryDirectory() as folder:
+            path = self.assets.fetch(job.model, Path(folder) / "model")
+            return LogisticRegressionModel.from_bytes(path.read_bytes())
+
+    def _federated(
+        self, job: Job, spec: JobSpec, serving: Mapping[int, Node]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        from troika.compute._federated import evaluate_federated, train_federated
+
+        shards = [serving[d].shard(d, spec.label) for d in job.datasets]
+        base = self._model(job)
+        if job.kind is JobKind.EVALUATE:
+            metrics = evaluate_federated(shards, base, job_id=job.job_id, timeout=self.timeout)
+            for dataset in job.datasets:
+                serving[dataset].received[job.job_id] = base.digest()
+            result = {"job": job.job_id, "kind": job.kind.label, "metrics": metrics}
+            result["model"] = {"digest": base.digest(), "token": job.model}
+            return result, {"job": job.job_id, "datasets": list(job.datasets)}
+        params = spec.train_params()
+        trained = train_federated(
+            shards, params, model=base, job_id=job.job_id, timeout=self.timeout
+        )
+        # In this runtime every node's client ran here: what each received is
+        # what the coordinator recorded for it, in node order.
+        for dataset, received in zip(job.datasets, trained.node_digests.values(), strict=False):
+            serving[dataset].received[job.job_id] = received
+        requester = self.assets.key_of(spec.requester)
+        key = new_content_key()
+        sealed = encrypt_bytes(trained.model.to_bytes(), key)
+        content = self.assets.pin_bytes(sealed)
+        envelope = self.assets.pin_bytes(Envelope.seal(key, [requester]).to_json())
+        last = trained.rounds[-1] if trained.rounds else None
+        result = {
+            "job": job.job_id,
+            "kind": job.kind.label,
+            "model": {
+                "content": str(content),
+                "envelope": str(envelope),
+                "digest": trained.digest,
+                "spec": trained.model.spec,
+                "parents": [*job.datasets, job.model],
+            },
+            "metrics": {"accuracy": last.accuracy, "loss": last.loss} if last else {},
+        }
+        report = {
+            "job": job.job_id,
+            "rounds": [
+                {"round": r.round, "accuracy": r.accuracy, "loss": r.loss, "bytes": r.bytes_sent}
+                for r in trained.rounds
+            ],
+            "secure": params.secure,
+            "epsilon": job.epsilon,
+        }
+        return result, report
+
+    def _stats(
+        self, job: Job, spec: JobSpec, serving: Mapping[int, Node]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        query = spec.stats_query()
+        releases = {d: serving[d].release(job.job_id, d, query) for d in job.datasets}
+        combined = combine(list(releases.values()), query)
+        result = {
+            "job": job.job_id,
+            "kind": job.kind.label,
+            "statistic": combined.statistic,
+            "value": combined.value,
+            "histogram": list(combined.histogram) if combined.histogram is not None else None,
+            "edges": list(combined.edges) if combined.edges is not None else None,
+            "releases": {str(d): _release_json(r) for d, r in releases.items()},
+        }
+        report = {"job": job.job_id, "epsilon": combined.epsilon, "delta": combined.delta}
+        return result, report
+
+
+# -- the requester's side ----------------------------------------------------------------
+
+
+class Compute:
+    """Request jobs, follow them, and fetch their results (the requester's side).
+
+    Args:
+        jobs: The market.
+        assets: The requester's :class:`~troika.assets.Assets` (its identity
+            pays, and decrypts the results).
+
+    Example: see ``docs/compute.md``.
+    """
+
+    def __init__(self, jobs: ComputeJobs, assets: Assets) -> None:
+        if assets.identity is None:
+            raise InvalidJob(
+                "assets", assets, "the requester needs an identity (it decrypts results)"
+            )
+        self.jobs = jobs
+        self.assets = assets
+        self.identity: Identity = assets.identity
+
+    def request(
+        self,
+        kind: str | JobKind,
+        datasets: Sequence[int],
+        *,
+        model: int = 0,
+        params: TrainParams | StatsQuery | Mapping[str, Any] | None = None,
+        payment: int,
+        deadline: int,
+        epsilon: float | None = None,
+        shares: Shares | None = None,
+        label: str = "label",
+    ) -> int:
+        """Pin the job's spec and request it on chain, paying ``payment`` wei; its id.
+
+        Args:
+            kind: ``"federated-train"``, ``"evaluate"`` or ``"stats"``.
+            datasets: The dataset tokens (the requester needs a licence for each).
+            model: The model token (training and evaluation).
+            params: :class:`TrainParams` or :class:`StatsQuery` (or their fields).
+            payment: In wei, escrowed until the result is confirmed or refunded.
+            deadline: Unix time; past it, an unfinished job is refunded.
+            epsilon: The privacy each dataset spends; a stats query's own by default.
+            shares: The payment's split; :data:`DEFAULT_SHARES` by default.
+            label: The label column (training and evaluation).
+
+        Raises:
+            InvalidJob: a bad kind or parameters.
+            NotLicensed: the requester may not use a token.
+        """
+        job_kind = kind if isinstance(kind, JobKind) else JobKind.parse(kind)
+        fields: Mapping[str, Any]
+        if params is None:
+            fields = {}
+        elif isinstance(params, Mapping):
+            fields = params
+        else:
+            fields = json.loads(params.to_json())
+        spec = JobSpec(job_kind.label, fields, str(self.identity.did), label)
+        if job_kind is JobKind.STATS:
+            epsilon = spec.stats_query().epsilon if epsilon is None else epsilon
+        elif job_kind is JobKind.FEDERATED_TRAIN:
+            spec.train_params()
+        _pin_block(self.assets.store, spec.to_json())
+        return self.jobs.request_job(
+            job_kind,
+            datasets,
+            model=model,
+            params_digest=spec.digest(),
+            deadline=deadline,
+            epsilon=epsilon or 0.0,
+            payment=payment,
+            shares=shares or (DEFAULT_SHARES if model else _NO_MODEL_SHARES),
+            sender=self.assets.sender,
+        )
+
+    def status(self, job_id: int) -> Job:
+        """The job as the chain records it."""
+        return self.jobs.job(job_id)
+
+    def result(self, job_id: int) -> JobResult:
+        """The job's result, verified against the digest on chain; a trained
+        model is decrypted with the requester's key.
+
+        Raises:
+            JobStateError: the job is not completed.
+            ResultMismatch: the store's result is not the one confirmed on chain.
+        """
+        job = self.jobs.job(job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise JobStateError(job_id, job.status.label, "its result is not confirmed yet")
+        try:
+            document = json.loads(_fetch_block(self.assets.store, job.result_digest))
+        except ResultMismatch as exc:
+            raise ResultMismatch(job_id, exc.cid, "does not hash to the digest on chain") from exc
+        model = None
+        if job.kind is JobKind.FEDERATED_TRAIN:
+            entry = document["model"]
+            envelope = Envelope.from_json(self.assets.read_bytes(CID.parse(entry["envelope"])))
+            key = envelope.open(self.identity.key_agreement())
+            weights = decrypt_bytes(self.assets.read_bytes(CID.parse(entry["content"])), key)
+            model = LogisticRegressionModel.from_bytes(weights)
+            if model.digest() != entry["digest"]:
+                raise ResultMismatch(job_id, entry["content"], "decrypts to another model")
+        histogram = document.get("histogram")
+        return JobResult(
+            job_id=job_id,
+            kind=job.kind,
+            document=document,
+            metrics=document.get("metrics", {}),
+            model=model,
+            value=document.get("value"),
+            histogram=tuple(histogram) if histogram is not None else None,
+        )
+
+    def refund(self, job_id: int) -> None:
+        """Credit an unfinished job's payment back, once its deadline has passed."""
+        self.jobs.refund(job_id, sender=self.assets.sender)
+
+    def withdraw(self) -> int:
+        """Collect what the market owes the requester (refunds, rounding dust)."""
+        return self.jobs.withdraw(sender=self.assets.sender)
