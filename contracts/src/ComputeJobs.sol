@@ -73,20 +73,21 @@ contract ComputeJobs is ReentrancyGuardTransient {
     }
 
     /// @dev A job's record: slots 0-3 written at request, 4-5 by the first result.
+    /// What `acceptJob` writes is in slot 0; what `submitResult` writes, in slots 0 and 1.
     struct Job {
         address requester;
         Kind kind;
         Status status;
         uint64 deadline;
         uint8 accepted; // datasets that accepted
-        uint8 confirmed; // nodes that confirmed
+        uint8 nodeCount; // distinct participating nodes
         uint128 payment;
         uint64 epsilonMilli;
         uint16 datasetOwnersBps;
         uint16 modelOwnerBps;
         uint16 nodesBps;
         uint8 datasetCount;
-        uint8 nodeCount; // distinct participating nodes
+        uint8 confirmed; // nodes that confirmed
         address modelOwner; // at request time
         uint96 modelToken;
         bytes32 paramsDigest;
@@ -140,10 +141,9 @@ contract ComputeJobs is ReentrancyGuardTransient {
     );
     /// @notice The job names the dataset: a node filters these by its dataset id.
     event JobForDataset(uint256 indexed jobId, uint256 indexed datasetId);
-    /// @notice `node` accepted the job for the dataset and will run it.
+    /// @notice `node` accepted the job for the dataset and will run it; the
+    /// job's epsilon (see `JobRequested`) was spent from the dataset's budget.
     event JobAccepted(uint256 indexed jobId, uint256 indexed datasetId, address indexed node);
-    /// @notice The job's epsilon was spent from the dataset's budget.
-    event BudgetSpent(uint256 indexed datasetId, uint256 indexed jobId, uint64 epsilonMilli);
     /// @notice Every dataset accepted: the nodes run the job.
     event JobRunning(uint256 indexed jobId);
     /// @notice A participating node confirmed the result and report digests.
@@ -289,14 +289,14 @@ contract ComputeJobs is ReentrancyGuardTransient {
             status: Status.Requested,
             deadline: deadline,
             accepted: 0,
-            confirmed: 0,
+            nodeCount: 0,
             payment: payment,
             epsilonMilli: epsilonMilli,
             datasetOwnersBps: shares.datasetOwners,
             modelOwnerBps: shares.modelOwner,
             nodesBps: shares.nodes,
             datasetCount: uint8(count),
-            nodeCount: 0,
+            confirmed: 0,
             modelOwner: modelOwner,
             modelToken: uint96(modelToken),
             paramsDigest: paramsDigest,
@@ -343,7 +343,6 @@ contract ComputeJobs is ReentrancyGuardTransient {
             uint64 remaining = b.total - b.spent;
             if (epsilon > remaining) revert BudgetExceeded(datasetId, epsilon, remaining);
             b.spent += epsilon;
-            emit BudgetSpent(datasetId, jobId, epsilon);
         }
 
         _entries[jobId][datasetId] = entry | uint160(msg.sender);

@@ -435,7 +435,7 @@ def test_the_owner_or_the_registered_node_accepts_not_a_stranger(world: World) -
     receipt = world.jobs.transact("acceptJob", job, d1, sender=world.owners[0])  # the owner
     (event,) = world.jobs.events(receipt, "JobAccepted")
     assert dict(event.args) == {"jobId": job, "datasetId": d1, "node": world.owners[0]}
-    assert not world.jobs.events(receipt, "BudgetSpent")  # no epsilon: no budget needed
+    assert tuple(world.jobs.call("budget", d1)) == (0, 0)  # no epsilon: no budget needed
     world.jobs.transact("acceptJob", job, d2, sender=world.nodes[1])  # the registered node
     assert world.jobs.call("participantOf", job, d1) == world.owners[0]
     assert world.jobs.call("participantOf", job, d2) == world.nodes[1]
@@ -512,8 +512,8 @@ def test_accepting_spends_the_epsilon_at_once_and_for_good(world: World) -> None
     world.jobs.transact("setBudget", d1, 1000, sender=world.owners[0])
     world.jobs.transact("setBudget", d2, 699, sender=world.owners[1])
     receipt = world.jobs.transact("acceptJob", job, d1, sender=world.nodes[0])
-    (spent,) = world.jobs.events(receipt, "BudgetSpent")
-    assert dict(spent.args) == {"datasetId": d1, "jobId": job, "epsilonMilli": 700}
+    (accepted,) = world.jobs.events(receipt, "JobAccepted")
+    assert dict(accepted.args) == {"jobId": job, "datasetId": d1, "node": world.nodes[0]}
     assert tuple(world.jobs.call("budget", d1)) == (1000, 700)
     assert world.reverted("acceptJob", job, d2, sender=world.nodes[1]) == (
         "BudgetExceeded",
