@@ -17,6 +17,7 @@ from troika._version import __version__
 from troika.cli import _did_serve  # noqa: F401  (registers `troika did serve`)
 from troika.cli._asset import asset_app
 from troika.cli._car import car_app
+from troika.cli._compute import compute_app
 from troika.cli._did import did_app
 from troika.cli._ipfs import ipfs_app
 from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, password
@@ -39,6 +40,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ipfs_app, name="ipfs")
 app.add_typer(did_app, name="did")
 app.add_typer(asset_app, name="asset")
+app.add_typer(compute_app, name="compute")
 ipfs_app.add_typer(car_app, name="car")
 
 _out = Console(highlight=False)

@@ -1,0 +1,291 @@
+"""``troika compute``: request jobs, follow them, read results, run a node."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from troika.cli._asset import IpfsOption, KeyOption, RpcOption, _assets
+from troika.cli._options import HomeOption, JsonOption, PasswordFileOption
+
+if TYPE_CHECKING:
+    from troika.compute._jobs import ComputeJobs
+    from troika.compute._node import Compute
+
+__all__ = ["compute_app"]
+
+compute_app = typer.Typer(
+    help="Private compute jobs: request, status, result, and a data owner's node.",
+    no_args_is_help=True,
+)
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+
+def _print(as_json: bool, data: dict[str, Any], table: Table | str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
+    else:
+        _out.print(table)
+
+
+@contextmanager
+def _market(
+    rpc: str | None,
+    ipfs: str | None,
+    home: Path | None,
+    key: str | None,
+    password_file: Path | None,
+    *,
+    deploy: bool = False,
+) -> Iterator[tuple[ComputeJobs, Compute | None, Any]]:
+    """The market on the configured chain, and a requester acting as ``key``."""
+    from troika.compute._jobs import ComputeJobs
+    from troika.compute._node import Compute
+
+    with _assets(rpc, ipfs, home, key, password_file, deploy=deploy) as assets:
+        if deploy:
+            jobs = ComputeJobs.at_or_deploy(
+                assets.chain, assets.registry.address, sender=assets.sender
+            )
+        else:
+            jobs = ComputeJobs.at(assets.chain)
+        yield jobs, Compute(jobs, assets) if assets.identity is not None else None, assets
+
+
+@compute_app.command("request")
+def request(
+    kind: Annotated[str, typer.Argument(help="federated-train, evaluate or stats.")],
+    dataset: Annotated[
+        list[int], typer.Option("--dataset", help="A dataset token (repeat for several).")
+    ],
+    payment: Annotated[int, typer.Option("--payment", help="In wei, escrowed until settled.")],
+    model: Annotated[int, typer.Option("--model", help="The model token (train, evaluate).")] = 0,
+    params: Annotated[
+        Path | None, typer.Option("--params", help="A JSON file of the kind's parameters.")
+    ] = None,
+    minutes: Annotated[
+        int, typer.Option("--minutes", help="The deadline, in minutes from now.", min=1)
+    ] = 60,
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", help="Privacy each dataset spends.")
+    ] = None,
+    key: KeyOption = None,
+    password_file: PasswordFileOption = None,
+    rpc: RpcOption = None,
+    ipfs: IpfsOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Request a job on licensed datasets (and a model), paying --payment wei."""
+    fields: dict[str, Any] = {}
+    if params is not None:
+        try:
+            fields = json.loads(params.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(f"--params {str(params)!r}: {exc}") from exc
+    with _market(rpc, ipfs, home, key, password_file, deploy=True) as (jobs, compute, _):
+        if compute is None:
+            raise typer.BadParameter("give --key: the requester pays and decrypts the result")
+        latest = jobs.chain.block("latest")
+        start = latest.timestamp if latest is not None else int(time.time())
+        job_id = compute.request(
+            kind,
+            dataset,
+            model=model,
+            params=fields,
+            payment=payment,
+            deadline=start + 60 * minutes,
+            epsilon=epsilon,
+        )
+    _print(as_json, {"job_id": job_id, "kind": kind}, f"requested job {job_id}")
+
+
+@compute_app.command("status")
+def status(
+    job_id: Annotated[int, typer.Argument(help="The job id.", min=1)],
+    rpc: RpcOption = None,
+    ipfs: IpfsOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a job as the chain records it."""
+    with _market(rpc, ipfs, home, None, None) as (jobs, _, _):
+        job = jobs.job(job_id)
+    data = {
+        "job_id": job.job_id,
+        "kind": job.kind.label,
+        "status": job.status.label,
+        "requester": job.requester,
+        "datasets": list(job.datasets),
+        "model": job.model,
+        "payment": job.payment,
+        "epsilon": job.epsilon,
+        "deadline": job.deadline,
+        "accepted": job.accepted,
+        "confirmed": job.confirmed,
+        "result_digest": job.result_digest.hex(),
+    }
+    table = Table(title=f"job {job_id}", show_header=False)
+    for name, value in data.items():
+        table.add_row(name, str(value))
+    _print(as_json, data, table)
+
+
+@compute_app.command("result")
+def result(
+    job_id: Annotated[int, typer.Argument(help="The job id.", min=1)],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write a trained model here.")
+    ] = None,
+    key: KeyOption = None,
+    password_file: PasswordFileOption = None,
+    rpc: RpcOption = None,
+    ipfs: IpfsOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch a completed job's result, verified against the chain and decrypted."""
+    with _market(rpc, ipfs, home, key, password_file) as (_, compute, _):
+        if compute is None:
+            raise typer.BadParameter("give --key: the requester's key decrypts the result")
+        outcome = compute.result(job_id)
+    data: dict[str, Any] = {
+        "job_id": job_id,
+        "kind": outcome.kind.label,
+        "metrics": dict(outcome.metrics),
+        "value": outcome.value,
+        "histogram": list(outcome.histogram) if outcome.histogram is not None else None,
+    }
+    if outcome.model is not None and output is not None:
+        output.write_bytes(outcome.model.to_bytes())
+        output.chmod(0o600)
+        data["model"] = str(output)
+    table = Table(title=f"job {job_id} result", show_header=False)
+    for name, value in data.items():
+        table.add_row(name, str(value))
+    _print(as_json, data, table)
+
+
+class _DatasetEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: int = Field(gt=0)
+    data: Path
+    kinds: list[str] = ["federated-train", "evaluate", "stats"]
+    models: list[int] | None = None
+    min_payment: int = Field(0, ge=0)
+    max_epsilon: float | None = Field(None, gt=0)
+
+
+class _NodeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    password_file: Path | None = None
+    rpc: str | None = None
+    ipfs: str | None = None
+    home: Path | None = None
+    state: Path | None = None
+    interval: float = Field(2.0, gt=0)
+    datasets: list[_DatasetEntry] = Field(min_length=1)
+
+
+def _node_config(path: Path) -> _NodeConfig:
+    from troika._errors import ConfigError
+
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("--config", str(path), f"not a readable TOML file: {exc}") from exc
+    try:
+        config = _NodeConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(where, first.get("input"), first["msg"]) from exc
+    base = path.parent
+    for entry in config.datasets:
+        if not entry.data.is_absolute():
+            entry.data = base / entry.data
+    return config
+
+
+@compute_app.command("node")
+def node(
+    config: Annotated[Path, typer.Option("--config", help="The node's TOML configuration.")],
+    once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
+) -> None:
+    """Run a data owner's node: watch the chain for jobs on its datasets,
+    check policy, budget and licences, and accept; stops cleanly on SIGTERM."""
+    from troika.compute._jobs import JobKind
+    from troika.compute._node import DatasetPolicy, Node
+
+    settings = _node_config(config)
+    policies = [
+        DatasetPolicy(
+            entry.token,
+            entry.data,
+            kinds=frozenset(JobKind.parse(kind) for kind in entry.kinds),
+            models=frozenset(entry.models) if entry.models is not None else None,
+            min_payment=entry.min_payment,
+            max_epsilon=entry.max_epsilon,
+        )
+        for entry in settings.datasets
+    ]
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: FrameType | None) -> None:
+        _err.print(f"troika compute node: {signal.Signals(number).name}, stopping")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with _market(
+            settings.rpc, settings.ipfs, settings.home, settings.key, settings.password_file
+        ) as (jobs, _, assets):
+            worker = Node(
+                jobs,
+                assets,
+                policies,
+                sender=assets.sender,
+                state=settings.state or (config.parent / f"{config.stem}.state.json"),
+            )
+            _err.print(f"troika compute node {worker.address}: datasets {sorted(worker.policies)}")
+            while not stop.is_set():
+                for decision in worker.poll():
+                    verdict = "accepted" if decision.accepted else f"refused: {decision.reason}"
+                    sys.stdout.write(
+                        json.dumps(
+                            {
+                                "job_id": decision.job_id,
+                                "dataset": decision.dataset_id,
+                                "accepted": decision.accepted,
+                                "reason": decision.reason,
+                            }
+                        )
+                        + "\n"
+                    )
+                    sys.stdout.flush()
+                    _err.print(f"job {decision.job_id}, dataset {decision.dataset_id}: {verdict}")
+                if once:
+                    break
+                stop.wait(settings.interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _err.print("troika compute node: stopped")
