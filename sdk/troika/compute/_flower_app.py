@@ -261,6 +261,9 @@ class _Strategy(FedAvg):
             raise JobHalted(
                 f"round {server_round}: {len(failures)} node(s) failed, {len(results)} answered"
             )
+        # Replies arrive in any order and float sums are not associative: a
+        # canonical order makes the same inputs give the same bytes (and digest).
+        results = sorted(results, key=lambda r: (r[1].num_examples, r[1].parameters.tensors))
         aggregated, _ = super().aggregate_fit(server_round, results, failures)
         if aggregated is None:
             raise JobHalted(f"round {server_round}: nothing to aggregate")
