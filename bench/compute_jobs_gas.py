@@ -21,8 +21,8 @@ import json
 import sys
 
 from troika.assets import AssetKind, AssetRegistry
-from troika.chain import Chain
-from troika.compute._jobs import ComputeJobs, JobKind, Shares
+from troika.chain import Chain, load_artifact
+from troika.compute._jobs import JOBS_CONTRACT, ComputeJobs, JobKind, Shares
 
 SIZES = (1, 3, 10)
 PAYMENT = 10**18 + 7
@@ -125,11 +125,11 @@ def main() -> None:
     results = measure()
     out = sys.stderr if options.json else sys.stdout
     totals: dict[int, dict[str, int]] = {}
-    print(f"{'gas':34} " + " ".join(f"{f'N = {n}':>10}" for n in SIZES), file=out)
+    print(f"{'gas':44} " + " ".join(f"{f'N = {n}':>10}" for n in SIZES), file=out)
 
     def row(label: str, values: list[int | None]) -> None:
         cells = " ".join(f"{v:10d}" if v is not None else f"{'-':>10}" for v in values)
-        print(f"{label:34} {cells}", file=out)
+        print(f"{label:44} {cells}", file=out)
 
     row("requestJob", [results[n]["requestJob"][0] for n in SIZES])
     row("requestJob per dataset", [results[n]["requestJob"][0] // n for n in SIZES])
@@ -155,8 +155,14 @@ def main() -> None:
             f"submitResult {results[n]['submitResult']}, withdraw {results[n]['withdraw']}",
             file=out,
         )
+    code = len(load_artifact(JOBS_CONTRACT).deployed_bytecode)
+    print(f"ComputeJobs runtime code: {code} bytes", file=out)
     if options.json:
-        print(json.dumps({"gas": {str(n): results[n] for n in SIZES}, "totals": totals}))
+        print(
+            json.dumps(
+                {"gas": {str(n): results[n] for n in SIZES}, "totals": totals, "code_bytes": code}
+            )
+        )
 
 
 if __name__ == "__main__":

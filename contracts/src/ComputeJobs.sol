@@ -129,6 +129,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
     event BudgetSet(uint256 indexed datasetId, uint64 epsilonMilli);
     /// @notice The dataset's owner named the node that acts for it (zero: none).
     event NodeRegistered(uint256 indexed datasetId, address indexed node);
+    /// @notice A job was requested, paid with `payment` wei (see `requestJob`).
     event JobRequested(
         uint256 indexed jobId,
         address indexed requester,
@@ -148,11 +149,15 @@ contract ComputeJobs is ReentrancyGuardTransient {
     event JobRunning(uint256 indexed jobId);
     /// @notice A participating node confirmed the result and report digests.
     event ResultSubmitted(uint256 indexed jobId, address indexed node, bytes32 resultDigest, bytes32 reportDigest);
+    /// @notice Every participating node confirmed these digests: the payment was credited.
     event JobCompleted(uint256 indexed jobId, bytes32 resultDigest, bytes32 reportDigest);
     /// @notice `node` submitted digests that differ from the first ones: nobody is paid.
     event JobDisputed(uint256 indexed jobId, address indexed node);
+    /// @notice The job's payment was credited back to its requester.
     event JobRefunded(uint256 indexed jobId, uint256 amount);
+    /// @notice `amount` wei of the job's payment is owed to `account` (see `withdraw`).
     event Credited(uint256 indexed jobId, address indexed account, uint256 amount);
+    /// @notice `account` was paid everything owed to it.
     event Withdrawn(address indexed account, uint256 amount);
 
     error InvalidRegistry(address registry);

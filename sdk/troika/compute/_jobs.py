@@ -328,20 +328,23 @@ class ComputeJobs:
         >>> registry = AssetRegistry.deploy(chain)
         >>> (dataset,) = registry.mint_batch(owner, AssetKind.DATASET, [bytes(32)]).token_ids
         >>> jobs = ComputeJobs.deploy(chain, registry.address)
-        >>> jobs.set_budget(dataset, 1.0, sender=owner)
-        >>> jobs.register_node(dataset, node, sender=owner)
+        >>> jobs.set_budget(dataset, 1.0, sender=owner).status
+        True
+        >>> _ = jobs.register_node(dataset, node, sender=owner)
         >>> registry.grant_license(dataset, requester, 2**40, sender=owner).status
         True
         >>> job_id = jobs.request_job(
         ...     JobKind.STATS, [dataset], params_digest=bytes(32),
         ...     deadline=chain.block().timestamp + 3600, epsilon=0.25, payment=10_000,
         ...     shares=Shares(dataset_owners=8000, model_owner=0, nodes=2000), sender=requester)
-        >>> jobs.accept(job_id, dataset, sender=node)
+        >>> _ = jobs.accept(job_id, dataset, sender=node)
         >>> jobs.budget(dataset)
         (1.0, 0.25)
-        >>> jobs.submit_result(job_id, b"r" * 32, b"p" * 32, sender=node)
+        >>> _ = jobs.submit_result(job_id, b"r" * 32, b"p" * 32, sender=node)
         >>> jobs.job(job_id).status.label, jobs.owed(owner), jobs.owed(node)
         ('completed', 8000, 2000)
+        >>> jobs.withdraw(sender=node)
+        2000
         >>> jobs.jobs_for_dataset(dataset)
         [1]
     """
@@ -428,28 +431,28 @@ class ComputeJobs:
 
     # -- datasets ---------------------------------------------------------------------
 
-    def set_budget(self, dataset_id: int, epsilon: float, *, sender: Sender | None = None) -> None:
+    def set_budget(self, dataset_id: int, epsilon: float, *, sender: Sender) -> Receipt:
         """Set the dataset's total privacy budget (sent by its owner).
 
         Raises:
             InvalidJob: not a dataset, or below what jobs have spent already.
             JobPermissionDenied: the sender does not own the dataset.
         """
-        self._send("setBudget", dataset_id, _epsilon_milli(epsilon), sender=sender)
+        return self._send("setBudget", dataset_id, _epsilon_milli(epsilon), sender=sender)
 
     def budget(self, dataset_id: int) -> tuple[float, float]:
         """The dataset's total privacy budget and what jobs have spent of it."""
         total, spent = self._call("budget", dataset_id)
         return int(total) / _MILLI, int(spent) / _MILLI
 
-    def register_node(self, dataset_id: int, node: str, *, sender: Sender | None = None) -> None:
+    def register_node(self, dataset_id: int, node: str, *, sender: Sender) -> Receipt:
         """Name the node that may accept and confirm jobs for the dataset (sent by
         its owner); the zero address unregisters it.
 
         Raises:
             JobPermissionDenied: the sender does not own the dataset.
         """
-        self._send("registerNode", dataset_id, node, sender=sender)
+        return self._send("registerNode", dataset_id, node, sender=sender)
 
     def node_of(self, dataset_id: int) -> str:
         """The dataset's registered node (the zero address if none)."""
@@ -468,7 +471,7 @@ class ComputeJobs:
         epsilon: float,
         payment: int,
         shares: Shares,
-        sender: Sender | None = None,
+        sender: Sender,
     ) -> int:
         """Request a job, paying ``payment`` wei; returns its id.
 
@@ -483,6 +486,9 @@ class ComputeJobs:
             payment: in wei, split by ``shares`` at completion.
             shares: how the payment is split.
             sender: the requester, who must own or hold a licence for every token.
+
+        Returns:
+            The job's id.
 
         Raises:
             InvalidJob: a malformed job (see the rules above; a token that does
@@ -509,7 +515,7 @@ class ComputeJobs:
         (event,) = self.contract.events(receipt, "JobRequested")
         return int(event.args["jobId"])
 
-    def accept(self, job_id: int, dataset_id: int, *, sender: Sender | None = None) -> None:
+    def accept(self, job_id: int, dataset_id: int, *, sender: Sender) -> Receipt:
         """Accept the job for the dataset (sent by its owner or registered node),
         spending the job's epsilon from the dataset's budget for good.
 
@@ -521,7 +527,7 @@ class ComputeJobs:
             JobPermissionDenied: the sender is neither the dataset's owner nor its node.
             BudgetExhausted: the job's epsilon exceeds what is left of the budget.
         """
-        self._send("acceptJob", job_id, dataset_id, sender=sender, job_id=job_id)
+        return self._send("acceptJob", job_id, dataset_id, sender=sender, job_id=job_id)
 
     def submit_result(
         self,
@@ -529,8 +535,8 @@ class ComputeJobs:
         result_digest: bytes,
         report_digest: bytes,
         *,
-        sender: Sender | None = None,
-    ) -> None:
+        sender: Sender,
+    ) -> Receipt:
         """Confirm the digests of the job's result and report (sent by a
         participating node). A pair that differs from the first disputes the job.
 
@@ -543,7 +549,7 @@ class ComputeJobs:
         for field, digest in (("result_digest", result_digest), ("report_digest", report_digest)):
             if len(digest) != 32:
                 raise InvalidJob(field, digest, "a digest is 32 bytes")
-        self._send(
+        return self._send(
             "submitResult",
             job_id,
             bytes(result_digest),
@@ -552,7 +558,7 @@ class ComputeJobs:
             job_id=job_id,
         )
 
-    def refund(self, job_id: int, *, sender: Sender | None = None) -> None:
+    def refund(self, job_id: int, *, sender: Sender | None = None) -> Receipt:
         """Credit an unfinished job's payment back to its requester, after its
         deadline (anyone may send it).
 
@@ -560,9 +566,9 @@ class ComputeJobs:
             JobNotFound: no such job.
             JobStateError: completed or refunded already, or before the deadline.
         """
-        self._send("refund", job_id, sender=sender, job_id=job_id)
+        return self._send("refund", job_id, sender=sender, job_id=job_id)
 
-    def withdraw(self, *, sender: Sender | None = None) -> int:
+    def withdraw(self, *, sender: Sender) -> int:
         """Pay the sender everything credited to it; returns the amount in wei.
 
         Raises:
