@@ -255,6 +255,24 @@ def test_a_failing_node_fails_a_plain_job(
         _federated._simulate(shards, config, 30.0, fail_nodes=(0,))
 
 
+def test_a_node_that_insists_on_secagg_refuses_a_plain_job(
+    data: tuple[list[tuple[Array, Array]], Array, Array], tmp_path: Path
+) -> None:
+    from troika.compute import _flower_app as app
+
+    node_configs = [
+        {
+            app.NODE_SHARD: str(write_shard(tmp_path / f"owner-{i}.npz", x, y)),
+            app.NODE_REQUIRE_SECURE: True,
+        }
+        for i, (x, y) in enumerate(data[0])
+    ]
+    model = LogisticRegressionModel.init(30)
+    config = _federated._run_config(TrainParams(rounds=1, secure=False), model, "train", 3, 30)
+    with pytest.raises(JobFailed, match="3 node"), _federated._job(None):
+        _federated._run_in_process(config, node_configs, 30.0)
+
+
 # -- the deployment engine: processes on loopback --------------------------------------
 
 
@@ -298,7 +316,7 @@ def test_deployment_with_a_node_missing_fails_within_the_timeout(
         FlowerDeployment(
             shard_files, folder=tmp_path / "fleet", start_nodes=2, run_timeout=90
         ) as fleet,
-        pytest.raises(JobFailed, match="only 2 of 3 nodes connected"),
+        pytest.raises(JobFailed, match="only 2 of 3 nodes connected") as caught,
     ):
         train_federated(
             (),
@@ -306,5 +324,7 @@ def test_deployment_with_a_node_missing_fails_within_the_timeout(
             model=model,
             runtime="deployment",
             deployment=fleet,
+            job_id=7,
             timeout=10,
         )
+    assert caught.value.job_id == 7

@@ -420,6 +420,10 @@ def _job(job_id: int | None) -> Iterator[None]:
 
     try:
         yield
+    except JobFailed as exc:
+        if exc.job_id is not None or job_id is None:
+            raise
+        raise JobFailed(job_id, exc.reason) from exc
     except (app.JobHalted, TimeoutError, RuntimeError, OSError, ValueError) as exc:
         if isinstance(exc, InvalidJob):
             raise
