@@ -170,7 +170,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
     error DuplicateDataset(uint256 datasetId);
     error NoAccess(uint256 tokenId, address account);
     error ModelRequired(Kind kind);
-    error ModelNotAllowed(Kind kind);
+    error ModelNotAllowed(Kind kind, uint256 modelToken);
     error InvalidShares(uint16 datasetOwners, uint16 modelOwner, uint16 nodes);
     error DeadlineInPast(uint64 deadline);
     error EpsilonRequired(Kind kind);
@@ -272,7 +272,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
                 revert InvalidShares(shares.datasetOwners, shares.modelOwner, shares.nodes);
             }
         } else {
-            if (kind == Kind.Stats) revert ModelNotAllowed(kind);
+            if (kind == Kind.Stats) revert ModelNotAllowed(kind, modelToken);
             modelOwner = _usable(modelToken, _MODEL);
         }
 

@@ -31,6 +31,7 @@ from troika.compute._jobs import (
     JobKind,
     JobStatus,
     Shares,
+    _job_errors,
     _translate,
 )
 
@@ -251,7 +252,7 @@ def test_malformed_jobs_are_invalid_job(market: Market) -> None:
         ({"datasets": [market.model]}, "token_id", market.model),
         ({"model": d2}, "token_id", d2),
         ({"model": 0}, "model", 0),
-        ({"kind": JobKind.STATS, "epsilon": 1.0}, "model", None),
+        ({"kind": JobKind.STATS, "epsilon": 1.0}, "model", market.model),
         ({"kind": JobKind.STATS, "model": 0, "shares": STATS_SPLIT}, "epsilon", 0.0),
         ({"kind": JobKind.STATS, "model": 0, "epsilon": 1.0}, "shares", (6000, 2500, 1500)),
         ({"deadline": 1}, "deadline", 1),
@@ -329,6 +330,7 @@ def test_calls_out_of_turn_are_job_state_errors(market: Market) -> None:
     with pytest.raises(JobStateError) as caught:
         jobs.submit_result(job_id, RESULT, REPORT, sender=market.nodes[0])
     assert (caught.value.job_id, caught.value.status) == (job_id, "requested")
+    assert str(caught.value).endswith("only a running job takes results")
     with pytest.raises(JobStateError) as caught:
         jobs.refund(job_id)
     assert (caught.value.job_id, caught.value.status) == (job_id, "requested")
@@ -353,6 +355,7 @@ def test_calls_out_of_turn_are_job_state_errors(market: Market) -> None:
     with pytest.raises(JobStateError) as caught:
         jobs.refund(job_id)
     assert caught.value.status == "refunded"
+    assert str(caught.value) == f"job {job_id} is refunded: a completed or refunded job is settled"
     with pytest.raises(InvalidJob):
         jobs.submit_result(job_id, b"x", REPORT, sender=market.nodes[1])
 
@@ -403,6 +406,14 @@ def test_every_custom_error_of_the_contract_has_its_compute_error() -> None:
     assert "5" in str(failed)
     other = ContractReverted("Panic", (17,), b"")
     assert _translate(other, 1, ZERO, lambda _: "x") is other
+
+
+def test_a_revert_the_market_does_not_know_stays_a_contract_revert() -> None:
+    panic = ContractReverted("Panic", (17,), b"")
+    with pytest.raises(ContractReverted) as caught, _job_errors(1, ZERO, lambda _: "x"):
+        raise panic
+    assert caught.value is panic
+    assert caught.value.__cause__ is None
 
 
 # -- history ------------------------------------------------------------------------

@@ -391,7 +391,10 @@ def test_requests_that_break_a_rule_are_refused(world: World) -> None:
     assert request_error(world, model=999) == ("UnknownToken", {"tokenId": 999})
     assert request_error(world, model=0) == ("ModelRequired", {"kind": FEDERATED_TRAIN})
     assert request_error(world, kind=EVALUATE, model=0) == ("ModelRequired", {"kind": EVALUATE})
-    assert request_error(world, kind=STATS, epsilon=100) == ("ModelNotAllowed", {"kind": STATS})
+    assert request_error(world, kind=STATS, epsilon=100) == (
+        "ModelNotAllowed",
+        {"kind": STATS, "modelToken": world.model},
+    )
     assert request_error(world, kind=STATS, model=0, epsilon=0, shares=(9000, 0, 1000)) == (
         "EpsilonRequired",
         {"kind": STATS},

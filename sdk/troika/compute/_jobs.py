@@ -211,7 +211,7 @@ _INVALID: dict[str, Callable[[tuple[Any, ...]], InvalidJob]] = {
     "ModelRequired": lambda a: InvalidJob(
         "model", 0, f"a {_kind_label(a[0])} job needs a model token"
     ),
-    "ModelNotAllowed": lambda a: InvalidJob("model", None, "a stats job takes no model"),
+    "ModelNotAllowed": lambda a: InvalidJob("model", int(a[1]), "a stats job takes no model"),
     "InvalidShares": lambda a: InvalidJob(
         "shares",
         tuple(int(x) for x in a),
@@ -232,17 +232,29 @@ _INVALID: dict[str, Callable[[tuple[Any, ...]], InvalidJob]] = {
 }
 
 
+# Why a call is refused in the job's status, by the function called.
+_OUT_OF_TURN = {
+    "acceptJob": "only a requested job can be accepted",
+    "submitResult": "only a running job takes results",
+    "refund": "a completed or refunded job is settled",
+}
+
+
 @contextlib.contextmanager
 def _job_errors(
     job_id: int | None,
     account: str,
     status_of: Callable[[int], str],
+    function: str = "",
 ) -> Iterator[None]:
     """Turn the market's reverts, and a node refusing the transaction, into ComputeErrors."""
     try:
         yield
     except ContractReverted as exc:
-        raise _translate(exc, job_id, account, status_of) from exc
+        translated = _translate(exc, job_id, account, status_of, function)
+        if translated is exc:
+            raise
+        raise translated from exc
     except TransactionRejected as exc:
         raise JobPermissionDenied(
             job_id, account, f"cannot send the transaction: {exc.reason}"
@@ -254,7 +266,9 @@ def _translate(
     job_id: int | None,
     account: str,
     status_of: Callable[[int], str],
+    function: str = "",
 ) -> Exception:
+    """The ComputeError that a revert of the market means (the revert itself if none)."""
     name, args = exc.error or "", exc.error_args
     if name in _INVALID:
         return _INVALID[name](args)
@@ -274,7 +288,11 @@ def _translate(
     if name == "DatasetNotInJob":
         return InvalidJob("dataset_id", int(args[1]), f"job {int(args[0])} does not name it")
     if name == "InvalidStatus":
-        return JobStateError(int(args[0]), JobStatus(int(args[1])).label, "not possible now")
+        return JobStateError(
+            int(args[0]),
+            JobStatus(int(args[1])).label,
+            _OUT_OF_TURN.get(function, f"{function or 'the call'} is not possible now"),
+        )
     if name == "DeadlinePassed":
         return JobStateError(
             int(args[0]), status_of(int(args[0])), f"its deadline {int(args[1])} has passed"
@@ -413,7 +431,7 @@ class ComputeJobs:
             return JobStatus.NONE.label
 
     def _call(self, function: str, *args: Any, job_id: int | None = None) -> Any:
-        with _job_errors(job_id, "(caller)", self._status_label):
+        with _job_errors(job_id, "(caller)", self._status_label, function):
             return self.contract.call(function, *args)
 
     def _send(
@@ -426,7 +444,7 @@ class ComputeJobs:
     ) -> Receipt:
         origin = sender if sender is not None else self.chain.default_sender
         account = origin if isinstance(origin, str) else origin.address
-        with _job_errors(job_id, account, self._status_label):
+        with _job_errors(job_id, account, self._status_label, function):
             return self.contract.transact(function, *args, sender=sender, value=value)
 
     # -- datasets ---------------------------------------------------------------------
