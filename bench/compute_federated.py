@@ -22,7 +22,10 @@ quantizes), median wall time per run and the ratio secagg+/fedavg (goal: at most
 serialized RecordDicts).
 
 Run: ``.venv/bin/python bench/compute_federated.py [--rounds 10] [--epochs 5]
-[--learning-rate 1.0] [--owners 3] [--repeat 5] [--json]``. With ``--json``
+[--learning-rate 1.0] [--owners 3] [--repeat 5] [--deployment ROUNDS] [--json]``.
+``--deployment`` adds one run of each side on Flower's deployment engine (a
+SuperLink and one SuperNode per owner as processes on loopback; slow: Flower
+polls every 3 s and starts a process per message). With ``--json``
 stdout is one JSON line and the table goes to stderr.
 """
 
@@ -34,8 +37,10 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +48,14 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from troika.compute._federated import TrainParams, TrainResult, train_federated
+from troika.compute._federated import (
+    FlowerDeployment,
+    TrainParams,
+    TrainResult,
+    train_federated,
+    write_shard,
+)
+from troika.compute._models import LogisticRegressionModel
 
 
 def log(message: str) -> None:
@@ -64,6 +76,28 @@ def load(owners: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, 
     return shards, _standardize(x_test), y_test.astype(float)
 
 
+def deployment(
+    shards: list[tuple[np.ndarray, np.ndarray]], params: dict[str, TrainParams], rounds: int
+) -> dict[str, float]:
+    """Wall time of one run of each side on a fresh SuperLink and SuperNodes."""
+    seconds = {}
+    with tempfile.TemporaryDirectory(prefix="troika-bench-") as scratch:
+        paths = [
+            write_shard(Path(scratch) / f"owner-{i}.npz", x, y) for i, (x, y) in enumerate(shards)
+        ]
+        model = LogisticRegressionModel.init(shards[0][0].shape[1])
+        with FlowerDeployment(paths, folder=Path(scratch) / "fleet", run_timeout=900) as fleet:
+            for side, side_params in params.items():
+                chosen = TrainParams(**{**side_params.__dict__, "rounds": rounds})
+                started = time.perf_counter()
+                train_federated(
+                    (), chosen, model=model, runtime="deployment", deployment=fleet, timeout=120
+                )
+                seconds[side] = time.perf_counter() - started
+                log(f"deployment: {side} {seconds[side]:.1f} s")
+    return seconds
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -78,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=1.0, help="(1.0)")
     parser.add_argument("--owners", type=_positive, default=3, help="data owners (3)")
     parser.add_argument("--repeat", type=_positive, default=5, help="timed runs per side (5)")
+    parser.add_argument(
+        "--deployment",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="also run ROUNDS rounds of each on the deployment engine (SuperLink + SuperNodes)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     args = parser.parse_args(argv)
     if args.owners < 3:
@@ -103,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     union_x = np.vstack([x for x, _ in shards])
     union_y = np.concatenate([y for _, y in shards])
+    LogisticRegression(max_iter=5000).fit(union_x, union_y)  # warm-up, untimed
     started = time.perf_counter()
     reference = LogisticRegression(max_iter=5000).fit(union_x, union_y)
     sklearn_s = time.perf_counter() - started
@@ -145,6 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         "bytes/round: Flower's serialized message contents of round 1, every node, both ways "
         "(the last round also carries the final model back to each node)",
     ]
+    deployed: dict[str, float] = {}
+    if args.deployment:
+        deployed = deployment(shards, params, args.deployment)
+        lines.append(
+            f"deployment engine (SuperLink + {args.owners} SuperNodes, processes on loopback), "
+            f"{args.deployment} round(s): secagg+ {deployed['secagg+']:.1f} s, fedavg "
+            f"{deployed['fedavg']:.1f} s, ratio {deployed['secagg+'] / deployed['fedavg']:.2f}x "
+            "(one run each, submission to result)"
+        )
     table = "\n".join(lines)
     if args.json:
         log(table)
@@ -165,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             "bytes_per_round": per_round,
             "max_param_diff": max_diff,
             "secagg_overhead_ms_per_round": overhead_ms,
+            "deployment_seconds": deployed,
         }
         print(json.dumps(line, separators=(",", ":")))
     else:
