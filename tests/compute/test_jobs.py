@@ -151,6 +151,18 @@ def test_an_epsilon_the_chain_cannot_count_is_refused_before_sending(
     assert market.jobs.budget(market.datasets[0]) == (0.0, 0.0)
 
 
+def test_at_or_deploy_deploys_once_and_records_it(chain: Chain) -> None:
+    registry = AssetRegistry.deploy(chain)
+    with pytest.raises(DeploymentNotFound):
+        ComputeJobs.at(chain)
+    first = ComputeJobs.at_or_deploy(chain, registry.address)
+    assert first.deployed_at > 0
+    assert ComputeJobs.at_or_deploy(chain, registry.address).address == first.address
+    assert ComputeJobs.at(chain).address == first.address
+    assert first.job_count() == 0
+    assert ComputeJobs.at(chain, first.address).deployed_at == first.deployed_at
+
+
 # -- the whole life of a job --------------------------------------------------------
 
 
