@@ -141,7 +141,7 @@ def test_shares_sum_to_10000_basis_points(values: tuple[Any, Any, Any]) -> None:
     assert caught.value.value == values
 
 
-@pytest.mark.parametrize("epsilon", [-0.5, float("nan"), float("inf"), 0.0005, 1e30])
+@pytest.mark.parametrize("epsilon", [-0.5, float("nan"), float("inf"), 1e30])
 def test_an_epsilon_the_chain_cannot_count_is_refused_before_sending(
     market: Market, epsilon: float
 ) -> None:
@@ -149,6 +149,14 @@ def test_an_epsilon_the_chain_cannot_count_is_refused_before_sending(
         market.jobs.set_budget(market.datasets[0], epsilon, sender=market.owners[0])
     assert caught.value.field == "epsilon"
     assert market.jobs.budget(market.datasets[0]) == (0.0, 0.0)
+
+
+def test_a_budget_rounds_down_to_the_chains_thousandths(market: Market) -> None:
+    # the chain counts thousandths: a budget never grows by rounding (a job's spend rounds up)
+    market.jobs.set_budget(market.datasets[0], 0.0005, sender=market.owners[0])
+    assert market.jobs.budget(market.datasets[0]) == (0.0, 0.0)
+    market.jobs.set_budget(market.datasets[0], 1.2345, sender=market.owners[0])
+    assert market.jobs.budget(market.datasets[0]) == (1.234, 0.0)
 
 
 def test_at_or_deploy_deploys_once_and_records_it(chain: Chain) -> None:

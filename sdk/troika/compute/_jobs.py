@@ -17,6 +17,7 @@ import enum
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from troika._errors import (
@@ -174,15 +175,21 @@ class Job:
     datasets: tuple[int, ...]
 
 
-def _epsilon_milli(epsilon: float, field: str = "epsilon") -> int:
-    """Epsilon as the contract counts it: thousandths."""
+def _epsilon_milli(epsilon: float, field: str = "epsilon", *, spend: bool = True) -> int:
+    """Epsilon as the contract counts it: thousandths. What a job spends is
+    rounded up and a budget is rounded down, so the chain never lets a
+    dataset spend more than its owner allowed."""
     if isinstance(epsilon, bool) or not isinstance(epsilon, int | float):
         raise InvalidJob(field, epsilon, "an epsilon is a number")
     if not math.isfinite(epsilon) or epsilon < 0:
         raise InvalidJob(field, epsilon, "an epsilon is a finite number >= 0")
-    milli = round(epsilon * _MILLI)
-    if abs(milli - epsilon * _MILLI) > 1e-6:
-        raise InvalidJob(field, epsilon, "the chain counts epsilon in steps of 0.001")
+    if epsilon == 0:
+        return 0
+    from troika.compute._privacy import epsilon_milli
+
+    milli = epsilon_milli(epsilon)
+    if not spend and Decimal(repr(float(epsilon))) * _MILLI != milli:
+        milli -= 1  # rounded up above; a budget rounds down
     if milli > _UINT64_MAX:
         raise InvalidJob(field, epsilon, "too large")
     return milli
@@ -456,7 +463,9 @@ class ComputeJobs:
             InvalidJob: not a dataset, or below what jobs have spent already.
             JobPermissionDenied: the sender does not own the dataset.
         """
-        return self._send("setBudget", dataset_id, _epsilon_milli(epsilon), sender=sender)
+        return self._send(
+            "setBudget", dataset_id, _epsilon_milli(epsilon, spend=False), sender=sender
+        )
 
     def budget(self, dataset_id: int) -> tuple[float, float]:
         """The dataset's total privacy budget and what jobs have spent of it."""
