@@ -29,7 +29,12 @@ from troika.compute._federated import (
     write_shard,
 )
 from troika.compute._flower_app import _dp_update
-from troika.compute._models import LogisticRegressionModel
+from troika.compute._models import (
+    LogisticRegressionModel,
+    MLPModel,
+    model_from_arrays,
+    model_from_bytes,
+)
 
 Array = np.ndarray
 
@@ -142,6 +147,27 @@ def test_fewer_than_three_owners_is_an_invalid_job(
     assert caught.value.field == "shards"
 
 
+def test_model_from_bytes_reads_either_kind_by_its_spec() -> None:
+    logistic, mlp = LogisticRegressionModel.init(5), MLPModel.init(5, hidden=3)
+    assert model_from_bytes(logistic.to_bytes()).digest() == logistic.digest()
+    assert isinstance(model_from_bytes(mlp.to_bytes()), MLPModel)
+    assert model_from_bytes(mlp.to_bytes()).digest() == mlp.digest()
+    assert mlp.spec == {"kind": "mlp", "n_features": 5, "hidden": 3, "activation": "tanh"}
+    with pytest.raises(ValueError, match="not an mlp model"):
+        MLPModel.from_bytes(logistic.to_bytes())
+    with pytest.raises(ValueError, match="arrays of a"):
+        model_from_arrays(
+            {"kind": "mlp", "n_features": 5, "hidden": 4, "activation": "tanh"}, mlp.to_arrays()
+        )
+
+
+def test_dp_update_keeps_an_mlp_shape() -> None:
+    start, far = MLPModel.init(4, hidden=3, seed=0), MLPModel.init(4, hidden=3, seed=1)
+    sent = _dp_update(start, far, clip_norm=0.5, noise_multiplier=1.0, num_nodes=3)
+    assert isinstance(sent, MLPModel)
+    assert sent.spec == start.spec
+
+
 # -- the in-process runtime -----------------------------------------------------------
 
 
@@ -178,6 +204,24 @@ def test_secure_and_plain_fedavg_give_the_same_model(
     assert abs(secure.model.bias - plain.model.bias) <= tolerance
     # and the quantization is real: a secure round costs more bytes than a plain one
     assert secure.rounds[0].bytes_sent > plain.rounds[0].bytes_sent  # type: ignore[operator]
+
+
+def test_an_mlp_trains_under_secagg_like_plain_fedavg(
+    data: tuple[list[tuple[Array, Array]], Array, Array],
+) -> None:
+    shards, x_test, y_test = data
+    union_x = np.vstack([x for x, _ in shards])
+    union_y = np.concatenate([y for _, y in shards])
+    reference = LogisticRegression(max_iter=5000).fit(union_x, union_y).score(x_test, y_test)
+    model = MLPModel.init(30, hidden=8, seed=0)
+    secure = train_federated(shards, FAST, model=model)
+    plain = train_federated(shards, TrainParams(**{**FAST.__dict__, "secure": False}), model=model)
+    assert isinstance(secure.model, MLPModel)
+    assert secure.model.evaluate(x_test, y_test)["accuracy"] >= reference - 0.01
+    assert set(secure.node_digests.values()) == {secure.digest}
+    tolerance = secagg_tolerance(shards, FAST.rounds)
+    for got, want in zip(secure.model.to_arrays(), plain.model.to_arrays(), strict=True):
+        assert np.abs(got - want).max() <= tolerance
 
 
 def test_plain_fedavg_is_deterministic(

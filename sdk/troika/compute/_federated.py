@@ -56,7 +56,7 @@ import numpy.typing as npt
 
 from troika._errors import InvalidJob, JobFailed
 
-from ._models import LogisticRegressionModel
+from ._models import LogisticRegressionModel, Model, model_from_bytes
 
 if TYPE_CHECKING:
     from flwr.app import Message
@@ -199,7 +199,7 @@ class TrainResult:
         seconds: Wall time of the run.
     """
 
-    model: LogisticRegressionModel
+    model: Model
     digest: str
     rounds: tuple[RoundMetrics, ...]
     node_digests: Mapping[str, str] = field(default_factory=dict)
@@ -238,7 +238,7 @@ def write_shard(path: Path, x: npt.ArrayLike, y: npt.ArrayLike) -> Path:
 
 
 def _run_config(
-    params: TrainParams, model: LogisticRegressionModel, mode: str, nodes: int, timeout: float
+    params: TrainParams, model: Model, mode: str, nodes: int, timeout: float
 ) -> dict[str, Any]:
     from . import _flower_app as app
 
@@ -431,7 +431,7 @@ def _job(job_id: int | None) -> Iterator[None]:
 
 
 def _train_result(result: dict[str, Any], bytes_per_round: Mapping[str, int]) -> TrainResult:
-    model = LogisticRegressionModel.from_bytes(base64.b64decode(result["model"]))
+    model = model_from_bytes(base64.b64decode(result["model"]))
     rounds = tuple(
         RoundMetrics(
             round=int(r["round"]),
@@ -454,7 +454,7 @@ def train_federated(
     shards: Sequence[Shard],
     params: TrainParams,
     *,
-    model: LogisticRegressionModel | None = None,
+    model: Model | None = None,
     runtime: Literal["simulation", "deployment"] = "simulation",
     deployment: FlowerDeployment | None = None,
     job_id: int | None = None,
@@ -467,7 +467,8 @@ def train_federated(
             the simulation runtime they are handed to the nodes in-process; for
             ``"deployment"`` pass ``()``: each SuperNode reads its own shard.
         params: The job's parameters.
-        model: The starting model; default ``LogisticRegressionModel.init(d, params.seed)``.
+        model: The starting model (a :class:`LogisticRegressionModel` or an
+            :class:`MLPModel`); default ``LogisticRegressionModel.init(d, params.seed)``.
         runtime: ``"simulation"`` (every node in this process) or ``"deployment"``.
         deployment: The running :class:`FlowerDeployment`, for ``"deployment"``.
         job_id: The on-chain job, named in errors.
@@ -517,7 +518,7 @@ def train_federated(
 
 def evaluate_federated(
     shards: Sequence[Shard],
-    model: LogisticRegressionModel,
+    model: Model,
     *,
     secure: bool = True,
     runtime: Literal["simulation", "deployment"] = "simulation",

@@ -56,7 +56,7 @@ from flwr.server.workflow.secure_aggregation.secaggplus_workflow import Workflow
 from flwr.serverapp import Grid, ServerApp
 
 from ._federated import TrainParams
-from ._models import LogisticRegressionModel
+from ._models import Model, model_from_arrays, model_from_bytes
 
 __all__ = ["client_app", "make_client_app", "server_app"]
 
@@ -86,13 +86,17 @@ def _load_shard(path: str) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(shard["X"], dtype=np.float64), np.asarray(shard["y"], dtype=np.float64)
 
 
+def _flat(model: Model) -> np.ndarray:
+    return np.concatenate([a.reshape(-1) for a in model.to_arrays()])
+
+
 def _dp_update(
-    received: LogisticRegressionModel,
-    trained: LogisticRegressionModel,
+    received: Model,
+    trained: Model,
     clip_norm: float | None,
     noise_multiplier: float | None,
     num_nodes: int,
-) -> LogisticRegressionModel:
+) -> Model:
     """Clip the update to ``clip_norm`` and add this node's share of Gaussian noise.
 
     Noise comes from the OS's entropy, never from the job's public seed: noise a
@@ -100,8 +104,8 @@ def _dp_update(
     """
     if clip_norm is None:
         return trained
-    start = np.concatenate([received.weights, [received.bias]])
-    update = np.concatenate([trained.weights, [trained.bias]]) - start
+    start = _flat(received)
+    update = _flat(trained) - start
     norm = float(np.linalg.norm(update))
     if norm > clip_norm:
         update *= clip_norm / norm
@@ -109,7 +113,13 @@ def _dp_update(
         std = noise_multiplier * clip_norm / np.sqrt(num_nodes)
         update += np.random.default_rng().normal(0.0, std, size=update.shape)
     new = start + update
-    return LogisticRegressionModel(new[:-1], float(new[-1]))
+    shapes = [a.shape for a in received.to_arrays()]
+    offsets = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes])
+    arrays = [
+        new[a:b].reshape(shape)
+        for a, b, shape in zip(offsets[:-1], offsets[1:], shapes, strict=True)
+    ]
+    return model_from_arrays(received.spec, arrays)
 
 
 class _Owner(NumPyClient):
@@ -121,11 +131,12 @@ class _Owner(NumPyClient):
 
     def fit(self, parameters: NDArrays, config: dict[str, Scalar]) -> tuple[NDArrays, int, Any]:
         x, y = _load_shard(self.shard)
+        spec = json.loads(str(config["model-spec"]))
         if config["troika-mode"] == "evaluate":
-            model = LogisticRegressionModel.from_arrays(parameters)
+            model = model_from_arrays(spec, parameters)
             metrics = model.evaluate(x, y)
             return [np.array([metrics["accuracy"], metrics["loss"]])], len(y), {}
-        received = LogisticRegressionModel.from_arrays(parameters)
+        received = model_from_arrays(spec, parameters)
         before = received.evaluate(x, y)
         batch = int(config["batch-size"])
         trained = received.train(
@@ -145,7 +156,7 @@ class _Owner(NumPyClient):
     def evaluate(
         self, parameters: NDArrays, config: dict[str, Scalar]
     ) -> tuple[float, int, dict[str, Scalar]]:
-        digest = LogisticRegressionModel.from_arrays(parameters).digest()
+        digest = model_from_arrays(json.loads(str(config["model-spec"])), parameters).digest()
         if self.receipt:
             receipt = Path(self.receipt)
             receipt.parent.mkdir(parents=True, exist_ok=True)
@@ -213,12 +224,11 @@ def make_client_app(meter: Meter | None = None) -> ClientApp:
 class _Strategy(FedAvg):
     """FedAvg that splits the securely averaged metrics off the parameters."""
 
-    def __init__(
-        self, params: TrainParams, model: LogisticRegressionModel, mode: str, nodes: int
-    ) -> None:
+    def __init__(self, params: TrainParams, model: Model, mode: str, nodes: int) -> None:
         self.params = params
         self.mode = mode
         self.model = model
+        self._spec = json.dumps(model.spec, sort_keys=True)
         self.rounds = params.rounds if mode == "train" else 1
         self.round_metrics: list[dict[str, float]] = []
         self.node_digests: dict[str, str] = {}
@@ -230,7 +240,7 @@ class _Strategy(FedAvg):
             min_evaluate_clients=nodes,
             min_available_clients=nodes,
             on_fit_config_fn=self._fit_config,
-            on_evaluate_config_fn=lambda r: {"round": r},
+            on_evaluate_config_fn=lambda r: {"round": r, "model-spec": self._spec},
             fit_metrics_aggregation_fn=lambda _: {},
             accept_failures=params.secure,  # SecAgg+ itself decides what it can recover
             initial_parameters=ndarrays_to_parameters(model.to_arrays()),
@@ -241,6 +251,7 @@ class _Strategy(FedAvg):
         p = self.params
         return {
             "troika-mode": self.mode,
+            "model-spec": self._spec,
             "round": server_round,
             "local-epochs": p.local_epochs,
             "learning-rate": p.learning_rate,
@@ -273,7 +284,7 @@ class _Strategy(FedAvg):
         self.completed = server_round
         if self.mode == "evaluate":
             return ndarrays_to_parameters(self.model.to_arrays()), {}
-        self.model = LogisticRegressionModel.from_arrays(arrays[:-1])
+        self.model = model_from_arrays(self.model.spec, arrays[:-1])
         return ndarrays_to_parameters(self.model.to_arrays()), {}
 
     def configure_evaluate(
@@ -337,7 +348,7 @@ def run_job(grid: Grid, context: Context) -> dict[str, Any]:
     """The ServerApp's body; returns (and writes, if asked) the job's result."""
     config = context.run_config
     params = TrainParams.from_json(str(config[RUN_PARAMS]))
-    model = LogisticRegressionModel.from_bytes(base64.b64decode(str(config[RUN_MODEL])))
+    model = model_from_bytes(base64.b64decode(str(config[RUN_MODEL])))
     mode, nodes, timeout = str(config[RUN_MODE]), int(config[RUN_NODES]), float(config[RUN_TIMEOUT])
     strategy = _Strategy(params, model, mode, nodes)
     started = time.perf_counter()
