@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -43,6 +44,7 @@ from troika.chain import Chain, Contract
 DATASET, MODEL = 0, 1
 MAX_TOKENS = 20  # enough for batches to share and span words of the marks; keeps steps cheap
 PRICE = 1_000_003  # a sale price whose royalty rounds down
+MINTER_ROLE = keccak(b"MINTER_ROLE")
 USERS = range(1, 5)  # account indices of the four holders; 0 is the admin (the minter)
 
 
@@ -151,265 +153,190 @@ class AssetRegistryMachine(RuleBasedStateMachine):
     def balance(self, account: str) -> int:
         return sum(token.owner == account for token in self.tokens.values())
 
-    def authorised(self, token: Token) -> list[str]:
-        return [token.owner] + ([token.approved] if token.approved else [])
-
     # -- minting ---------------------------------------------------------------------------------
+
+    @initialize(data=st.data())
+    def first_batch(self, data: st.DataObject) -> None:
+        """Starts with tokens, so every rule has something to act on from the first step."""
+        self.mint_batch(data, [bytes([i]) * 32 for i in range(1, 4)], DATASET, 250, [])
+
+    def mint_batch(
+        self, data: st.DataObject, digests: list[bytes], kind: int, bps: int, parents: list[int]
+    ) -> None:
+        to = self.user(data, "to")
+        self.send("mintBatch", to, kind, bps, parents, digests, sender=self.admin)
+        first = len(self.tokens) + 1
+        for offset, digest in enumerate(digests):
+            token = Token(to, kind, digest, first, len(digests), parents, (to, bps))
+            self.tokens[first + offset] = token
+            self.check_static(first + offset)
+            self.touched.add(first + offset)
 
     @precondition(lambda self: len(self.tokens) < MAX_TOKENS)
     @rule(
         data=st.data(),
         digests=st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=5),
         kind=st.sampled_from([DATASET, MODEL]),
-        royalty_bps=st.sampled_from([0, 1, 9_999, 10_000]) | st.integers(0, 10_000),
+        bps=st.sampled_from([0, 1, 9_999, 10_000]) | st.integers(0, 10_000),
+        how=st.sampled_from(["ok"] * 5 + ["missing parent", "royalty too high", "stranger"]),
     )
-    def mint(self, data: st.DataObject, digests: list[bytes], kind: int, royalty_bps: int) -> None:
-        to = self.user(data, "to")
-        existing = sorted(self.tokens)
-        parents = data.draw(
-            st.lists(st.sampled_from(existing), max_size=3) if existing else st.just([]),
-            label="parents",
-        )
-        beyond = len(self.tokens) + 1
-        missing = data.draw(st.sampled_from([None] * 4 + [0, beyond, beyond + 7]), label="missing")
-        if missing is not None:
+    def mint(
+        self, data: st.DataObject, digests: list[bytes], kind: int, bps: int, how: str
+    ) -> None:
+        parents = data.draw(st.lists(st.sampled_from(sorted(self.tokens)), max_size=3), "parents")
+        if how == "ok":
+            self.mint_batch(data, digests, kind, bps, parents)
+        elif how == "missing parent":
+            beyond = len(self.tokens) + 1
+            missing = data.draw(st.sampled_from([0, beyond, beyond + 7]), label="missing")
             parents = [*parents, missing]
+            error: tuple[Any, ...] = ("ERC721NonexistentToken", (missing,))
             self.reverts(
-                "ERC721NonexistentToken",
-                (missing,),
-                "mintBatch",
-                to,
-                kind,
-                royalty_bps,
-                parents,
-                digests,
-                sender=self.admin,
+                *error, "mintBatch", self.admin, kind, bps, parents, digests, sender=self.admin
             )
-            return
-        self.send("mintBatch", to, kind, royalty_bps, parents, digests, sender=self.admin)
-        first = len(self.tokens) + 1
-        for offset, digest in enumerate(digests):
-            self.tokens[first + offset] = Token(
-                to, kind, digest, first, len(digests), parents, (to, royalty_bps)
+        elif how == "royalty too high":
+            high = data.draw(st.integers(10_001, 2**16 - 1), label="bps")
+            error = ("RoyaltyTooHigh", (high,))
+            self.reverts(
+                *error, "mintBatch", self.admin, kind, high, parents, digests, sender=self.admin
             )
-            self.check_static(first + offset)
-            self.touched.add(first + offset)
-
-    @rule(data=st.data(), royalty_bps=st.integers(10_001, 2**16 - 1))
-    def mint_with_too_high_a_royalty(self, data: st.DataObject, royalty_bps: int) -> None:
-        to = self.user(data, "to")
-        self.reverts(
-            "RoyaltyTooHigh",
-            (royalty_bps,),
-            "mintBatch",
-            to,
-            DATASET,
-            royalty_bps,
-            [],
-            [b"\1" * 32],
-            sender=self.admin,
-        )
-
-    @rule(data=st.data())
-    def mint_by_a_stranger(self, data: st.DataObject) -> None:
-        stranger = self.user(data, "stranger")
-        role = self.view("MINTER_ROLE")
-        self.reverts(
-            "AccessControlUnauthorizedAccount",
-            (stranger, role),
-            "mintBatch",
-            stranger,
-            DATASET,
-            0,
-            [],
-            [b"\1" * 32],
-            sender=stranger,
-        )
+        else:
+            stranger = self.user(data, "stranger")
+            error = ("AccessControlUnauthorizedAccount", (stranger, MINTER_ROLE))
+            self.reverts(
+                *error, "mintBatch", stranger, kind, bps, parents, digests, sender=stranger
+            )
 
     # -- transfers and approvals -----------------------------------------------------------------
 
-    def transfer(self, token_id: int, to: str, sender: str) -> None:
-        token = self.tokens[token_id]
-        self.send("transferFrom", token.owner, to, token_id, sender=sender)
-        token.owner, token.approved = to, None
-        self.touched.add(token_id)
-
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def transfer_by_owner(self, data: st.DataObject) -> None:
-        token_id = self.pick(data)
-        self.transfer(token_id, self.user(data, "to"), self.tokens[token_id].owner)
-
-    @precondition(lambda self: any(t.approved for t in self.tokens.values()))
-    @rule(data=st.data())
-    def transfer_by_approved(self, data: st.DataObject) -> None:
-        approved = sorted(i for i, t in self.tokens.items() if t.approved)
-        token_id = data.draw(st.sampled_from(approved), label="token")
-        spender = self.tokens[token_id].approved
-        assert spender is not None
-        self.transfer(token_id, self.user(data, "to"), spender)
-
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def transfer_by_a_stranger(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), by=st.sampled_from(["owner", "approved", "stranger"]))
+    def transfer(self, data: st.DataObject, by: str) -> None:
         token_id = self.pick(data)
         token = self.tokens[token_id]
-        stranger = self.user(data, "stranger", besides=(token.owner, token.approved))
         to = self.user(data, "to")
-        self.reverts(
-            "ERC721InsufficientApproval",
-            (stranger, token_id),
-            "transferFrom",
-            token.owner,
-            to,
-            token_id,
-            sender=stranger,
-        )
         self.touched.add(token_id)
+        if by == "stranger":
+            stranger = self.user(data, "stranger", besides=(token.owner, token.approved))
+            error = ("ERC721InsufficientApproval", (stranger, token_id))
+            self.reverts(*error, "transferFrom", token.owner, to, token_id, sender=stranger)
+            return
+        sender = token.approved if by == "approved" and token.approved else token.owner
+        self.send("transferFrom", token.owner, to, token_id, sender=sender)
+        token.owner, token.approved = to, None  # an approval ends with the transfer
 
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def approve(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), by=st.sampled_from(["owner", "owner", "stranger"]))
+    def approve(self, data: st.DataObject, by: str) -> None:
         token_id = self.pick(data)
         token = self.tokens[token_id]
         spender = self.user(data, "spender")
+        self.touched.add(token_id)
+        if by == "stranger":
+            stranger = self.user(data, "stranger", besides=(token.owner,))
+            error = ("ERC721InvalidApprover", (stranger,))
+            self.reverts(*error, "approve", spender, token_id, sender=stranger)
+            return
         self.send("approve", spender, token_id, sender=token.owner)
         token.approved = spender
-        self.touched.add(token_id)
-
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def approve_by_a_stranger(self, data: st.DataObject) -> None:
-        token_id = self.pick(data)
-        stranger = self.user(data, "stranger", besides=(self.tokens[token_id].owner,))
-        spender = self.user(data, "spender")
-        self.reverts(
-            "ERC721InvalidApprover", (stranger,), "approve", spender, token_id, sender=stranger
-        )
-        self.touched.add(token_id)
 
     # -- licences ----------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data(), ahead=st.sampled_from([-1, 0, 1, 2]) | st.integers(3, 3_600))
-    def grant_license(self, data: st.DataObject, ahead: int) -> None:
-        """``ahead`` around 0 and 1 probes the boundary: the transaction runs at latest + 1."""
+    @rule(
+        data=st.data(),
+        ahead=st.sampled_from([-1, 0, 1, 2]) | st.integers(3, 3_600),
+        by=st.sampled_from(["owner", "approved", "stranger"]),
+    )
+    def grant_license(self, data: st.DataObject, ahead: int, by: str) -> None:
+        """``ahead`` near 0 probes the boundary: the transaction runs at latest + 1."""
         token_id = self.pick(data)
         token = self.tokens[token_id]
-        sender = data.draw(st.sampled_from(self.authorised(token)), label="sender")
         licensee = self.user(data, "licensee")
         expiry = self.now + ahead
+        self.touched.add(token_id)
+        if by == "stranger":
+            stranger = self.user(data, "stranger", besides=(token.owner, token.approved))
+            error: tuple[Any, ...] = ("NotOwnerOrApproved", (token_id, stranger))
+            self.reverts(*error, "grantLicense", token_id, licensee, expiry, sender=stranger)
+            return
+        sender = token.approved if by == "approved" and token.approved else token.owner
         if expiry <= self.now + 1:
-            self.reverts(
-                "LicenseExpiryInPast",
-                (expiry,),
-                "grantLicense",
-                token_id,
-                licensee,
-                expiry,
-                sender=sender,
-            )
-        else:
-            self.send("grantLicense", token_id, licensee, expiry, sender=sender)
-            token.licences[licensee] = expiry
-        self.touched.add(token_id)
+            error = ("LicenseExpiryInPast", (expiry,))
+            self.reverts(*error, "grantLicense", token_id, licensee, expiry, sender=sender)
+            return
+        self.send("grantLicense", token_id, licensee, expiry, sender=sender)
+        token.licences[licensee] = expiry
 
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def grant_license_by_a_stranger(self, data: st.DataObject) -> None:
-        token_id = self.pick(data)
-        token = self.tokens[token_id]
-        stranger = self.user(data, "stranger", besides=(token.owner, token.approved))
-        licensee = self.user(data, "licensee")
-        self.reverts(
-            "NotOwnerOrApproved",
-            (token_id, stranger),
-            "grantLicense",
-            token_id,
-            licensee,
-            self.now + 100,
-            sender=stranger,
+    @rule(data=st.data(), by=st.sampled_from(["owner", "approved", "stranger"]))
+    def revoke_license(self, data: st.DataObject, by: str) -> None:
+        """Mostly a licence still running (maybe in its last second), else any pair."""
+        running = sorted(
+            (token_id, account)
+            for token_id, token in self.tokens.items()
+            for account, expiry in token.licences.items()
+            if expiry > self.now
         )
-        self.touched.add(token_id)
-
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def revoke_license(self, data: st.DataObject) -> None:
-        token_id = self.pick(data)
-        token = self.tokens[token_id]
-        sender = data.draw(st.sampled_from(self.authorised(token)), label="sender")
-        licensees = sorted(token.licences) or self.users
-        licensee = data.draw(st.sampled_from(licensees), label="licensee")
-        if token.licences.get(licensee, 0) <= self.now + 1:
-            self.reverts(
-                "NoLicense",
-                (token_id, licensee),
-                "revokeLicense",
-                token_id,
-                licensee,
-                sender=sender,
-            )
+        if running and data.draw(st.integers(0, 3), label="any pair") > 0:
+            token_id, licensee = data.draw(st.sampled_from(running), label="licence")
         else:
-            self.send("revokeLicense", token_id, licensee, sender=sender)
-            token.licences[licensee] = 0
-        self.touched.add(token_id)
-
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def revoke_license_by_a_stranger(self, data: st.DataObject) -> None:
-        token_id = self.pick(data)
+            token_id, licensee = self.pick(data), self.user(data, "licensee")
         token = self.tokens[token_id]
-        stranger = self.user(data, "stranger", besides=(token.owner, token.approved))
-        licensee = self.user(data, "licensee")
-        self.reverts(
-            "NotOwnerOrApproved",
-            (token_id, stranger),
-            "revokeLicense",
-            token_id,
-            licensee,
-            sender=stranger,
-        )
         self.touched.add(token_id)
+        if by == "stranger":
+            stranger = self.user(data, "stranger", besides=(token.owner, token.approved))
+            error: tuple[Any, ...] = ("NotOwnerOrApproved", (token_id, stranger))
+            self.reverts(*error, "revokeLicense", token_id, licensee, sender=stranger)
+            return
+        sender = token.approved if by == "approved" and token.approved else token.owner
+        if token.licences.get(licensee, 0) <= self.now + 1:  # none, or over by then
+            error = ("NoLicense", (token_id, licensee))
+            self.reverts(*error, "revokeLicense", token_id, licensee, sender=sender)
+            return
+        self.send("revokeLicense", token_id, licensee, sender=sender)
+        token.licences[licensee] = 0
+
+    @precondition(
+        lambda self: any(
+            e > self.now + 1 for t in self.tokens.values() for e in t.licences.values()
+        )
+    )
+    @rule(data=st.data())
+    def revoke_license_as_it_ends(self, data: st.DataObject) -> None:
+        """In a licence's last second a revocation would run at its expiry: NoLicense."""
+        ending = sorted(
+            (token_id, account)
+            for token_id, token in self.tokens.items()
+            for account, expiry in token.licences.items()
+            if expiry > self.now + 1
+        )
+        token_id, licensee = data.draw(st.sampled_from(ending), label="licence")
+        token = self.tokens[token_id]
+        self.travel_to(token.licences[licensee] - 1)
+        self.licences_to_check = self.licensed()
+        error = ("NoLicense", (token_id, licensee))
+        self.reverts(*error, "revokeLicense", token_id, licensee, sender=token.owner)
 
     # -- royalties ---------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data(), royalty_bps=st.integers(0, 10_000) | st.integers(10_001, 2**16 - 1))
-    def set_royalty(self, data: st.DataObject, royalty_bps: int) -> None:
+    @rule(
+        data=st.data(),
+        bps=st.integers(0, 10_000) | st.integers(10_001, 2**16 - 1),
+        by=st.sampled_from(["receiver", "receiver", "stranger"]),
+    )
+    def set_royalty(self, data: st.DataObject, bps: int, by: str) -> None:
         token_id = self.pick(data)
         token = self.tokens[token_id]
-        receiver, _ = token.royalty
+        receiver = token.royalty[0]
         to = self.user(data, "new receiver")
-        if royalty_bps > 10_000:
-            self.reverts(
-                "RoyaltyTooHigh",
-                (royalty_bps,),
-                "setRoyalty",
-                token_id,
-                to,
-                royalty_bps,
-                sender=receiver,
-            )
+        self.touched.add(token_id)
+        if by == "stranger":
+            stranger = self.user(data, "stranger", besides=(receiver,))
+            error: tuple[Any, ...] = ("NotRoyaltyReceiver", (token_id, stranger))
+            self.reverts(*error, "setRoyalty", token_id, to, bps, sender=stranger)
+        elif bps > 10_000:
+            error = ("RoyaltyTooHigh", (bps,))
+            self.reverts(*error, "setRoyalty", token_id, to, bps, sender=receiver)
         else:
-            self.send("setRoyalty", token_id, to, royalty_bps, sender=receiver)
-            token.royalty = (to, royalty_bps)
-        self.touched.add(token_id)
-
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data(), royalty_bps=st.integers(0, 10_000))
-    def set_royalty_by_a_stranger(self, data: st.DataObject, royalty_bps: int) -> None:
-        token_id = self.pick(data)
-        stranger = self.user(data, "stranger", besides=(self.tokens[token_id].royalty[0],))
-        self.reverts(
-            "NotRoyaltyReceiver",
-            (token_id, stranger),
-            "setRoyalty",
-            token_id,
-            stranger,
-            royalty_bps,
-            sender=stranger,
-        )
-        self.touched.add(token_id)
+            self.send("setRoyalty", token_id, to, bps, sender=receiver)
+            token.royalty = (to, bps)
 
     # -- time --------------------------------------------------------------------------------------
 
