@@ -1,6 +1,8 @@
 """Federated training and evaluation on Flower, with SecAgg+ and optional distributed DP.
 
-A job trains one model across data owners' nodes: each node reads only its own
+A job trains one model (a :class:`~._models.LogisticRegressionModel` or a
+one-hidden-layer :class:`~._models.MLPModel`: weights and a spec, never code)
+across data owners' nodes: each node reads only its own
 shard, trains locally from the global model, and uploads its new parameters
 under Flower's SecAgg+ masks, so the coordinator learns only the
 example-weighted average and no node's update (``secure=True``, the default).
@@ -68,6 +70,7 @@ __all__ = [
     "TrainResult",
     "evaluate_federated",
     "train_federated",
+    "write_shard",
 ]
 
 Shard = tuple[npt.ArrayLike, npt.ArrayLike]
