@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     )
     from troika.compute._models import (
         LogisticRegressionModel,
+        MLPModel,
+        model_from_bytes,
     )
     from troika.compute._node import (
         DEFAULT_SHARES,
@@ -80,6 +82,7 @@ __all__ = [
     "JobStatus",
     "LocalRelease",
     "LogisticRegressionModel",
+    "MLPModel",
     "Node",
     "NodeDecision",
     "RoundMetrics",
@@ -96,12 +99,15 @@ __all__ = [
     "gaussian_sigma",
     "laplace_scale",
     "local_release",
+    "model_from_bytes",
     "noise_for_epsilon",
     "train_federated",
 ]
 
 # Where each public name lives: loaded on first use (numpy, web3 and Flower are heavy).
 _HOMES = {
+    "model_from_bytes": "_models",
+    "MLPModel": "_models",
     "DEFAULT_SHARES": "_node",
     "JOBS_CONTRACT": "_jobs",
     "MAX_BINS": "_privacy",

@@ -57,7 +57,7 @@ from troika._errors import (
 from troika.assets._crypto import Envelope, decrypt_bytes, encrypt_bytes, new_content_key
 from troika.assets._registry import commitment_cid
 from troika.compute._jobs import ComputeJobs, Job, JobKind, JobStatus, Shares
-from troika.compute._models import LogisticRegressionModel
+from troika.compute._models import Model, model_from_bytes
 from troika.compute._privacy import LocalRelease, StatsQuery, combine, local_release
 from troika.ipfs import CID
 
@@ -483,7 +483,7 @@ class JobResult:
     kind: JobKind
     document: Mapping[str, Any]
     metrics: Mapping[str, float] = field(default_factory=dict)
-    model: LogisticRegressionModel | None = None
+    model: Model | None = None
     value: float | None = None
     histogram: tuple[float, ...] | None = None
 
@@ -546,10 +546,10 @@ class Coordinator:
             node.confirm(job_id, result_bytes, report_bytes)
         return result_bytes, report_bytes
 
-    def _model(self, job: Job) -> LogisticRegressionModel:
+    def _model(self, job: Job) -> Model:
         with tempfile.TemporaryDirectory() as folder:
             path = self.assets.fetch(job.model, Path(folder) / "model")
-            return LogisticRegressionModel.from_bytes(path.read_bytes())
+            return model_from_bytes(path.read_bytes())
 
     def _federated(
         self, job: Job, spec: JobSpec, serving: Mapping[int, Node]
@@ -725,7 +725,7 @@ class Compute:
             envelope = Envelope.from_json(self.assets.read_bytes(CID.parse(entry["envelope"])))
             key = envelope.open(self.identity.key_agreement())
             weights = decrypt_bytes(self.assets.read_bytes(CID.parse(entry["content"])), key)
-            model = LogisticRegressionModel.from_bytes(weights)
+            model = model_from_bytes(weights)
             if model.digest() != entry["digest"]:
                 raise ResultMismatch(job_id, entry["content"], "decrypts to another model")
         histogram = document.get("histogram")
