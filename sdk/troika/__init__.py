@@ -2,7 +2,8 @@
 
 ``import troika`` is cheap: the layers (``troika.chain``, ``troika.ipfs``,
 ``troika.did``, ``troika.assets``, ``troika.compute``) load web3, httpx and
-the rest only when first used.
+the rest only when first used. :class:`troika.Troika` wires them from
+configuration.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ from troika._version import __version__
 
 if TYPE_CHECKING:
     from troika import assets, chain, cli, compute, did, ipfs
+    from troika._client import AsyncTroika, Troika
     from troika._config import Settings, load_settings
 
 __all__ = [
@@ -96,6 +98,7 @@ __all__ = [
     "AssetError",
     "AssetNotFound",
     "AssetPermissionDenied",
+    "AsyncTroika",
     "BlockNotFound",
     "BudgetExhausted",
     "CARError",
@@ -162,6 +165,7 @@ __all__ = [
     "TransactionError",
     "TransactionRejected",
     "TransactionTimeout",
+    "Troika",
     "TroikaError",
     "UnreadableBlock",
     "VerificationError",
@@ -185,4 +189,6 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"troika.{name}")
     if name in ("Settings", "load_settings"):
         return getattr(importlib.import_module("troika._config"), name)
+    if name in ("AsyncTroika", "Troika"):
+        return getattr(importlib.import_module("troika._client"), name)
     raise AttributeError(f"module 'troika' has no attribute {name!r}")
