@@ -18,6 +18,7 @@ from troika.cli import _did_serve  # noqa: F401  (registers `troika did serve`)
 from troika.cli._asset import asset_app
 from troika.cli._car import car_app
 from troika.cli._compute import compute_app
+from troika.cli._demo import demo
 from troika.cli._did import did_app
 from troika.cli._ipfs import ipfs_app
 from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, password
@@ -42,6 +43,7 @@ app.add_typer(did_app, name="did")
 app.add_typer(asset_app, name="asset")
 app.add_typer(compute_app, name="compute")
 ipfs_app.add_typer(car_app, name="car")
+app.command("demo")(demo)
 
 _out = Console(highlight=False)
 
