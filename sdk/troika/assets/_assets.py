@@ -29,7 +29,6 @@ from troika._errors import (
     MetadataMismatch,
     NotEntitled,
     PathNotFound,
-    TransactionTimeout,
 )
 from troika.assets._crypto import (
     CIPHER,
@@ -46,7 +45,13 @@ from troika.assets._metadata import (
     ModelMetadata,
     parse_metadata,
 )
-from troika.assets._registry import MAX_BATCH, AssetKind, AssetRegistry, commitment_cid
+from troika.assets._registry import (
+    MAX_BATCH,
+    AssetKind,
+    AssetRegistry,
+    MintedBatch,
+    commitment_cid,
+)
 from troika.chain._core import checked_address
 from troika.did import DID, EthrDID, EthrResolver, Identity, Resolver
 from troika.ipfs import CID, add, export_file, get_to
@@ -223,6 +228,309 @@ def _expiry(until: int | dt.datetime | dt.date) -> int:
     return until
 
 
+# -- the no-I/O core that Assets and AsyncAssets share --------------------------------------
+
+
+def _did_of(party: Party, chain_id: int) -> DID:
+    """The DID of a party; an address is a did:ethr on the chain ``chain_id``."""
+    if isinstance(party, Identity):
+        return party.did
+    if isinstance(party, DID):
+        return party
+    if party.startswith("did:"):
+        return DID.parse(party)
+    from troika.did import ethr_did
+
+    return ethr_did(party, chain_id)
+
+
+def _account_of(party: Party) -> str:
+    """The account address of a party (see :meth:`Assets.account_of`)."""
+    if isinstance(party, Identity):
+        return party.address
+    if isinstance(party, str) and not party.startswith("did:"):
+        try:
+            return checked_address(party, "account")
+        except ChainError as exc:
+            raise InvalidAssetArgument(
+                "account", party, "not an address, a DID or an Identity"
+            ) from exc
+    did = party if isinstance(party, DID) else DID.parse(party)
+    if did.method == "ethr":
+        return EthrDID.parse(did).address
+    if did.method == "pkh":
+        return did.method_specific_id.rsplit(":", 1)[-1]
+    raise InvalidAssetArgument(
+        "account",
+        str(did),
+        "tokens and licences need an account: did:ethr, did:pkh or an address",
+    )
+
+
+def _nonzero(account: str, argument: str = "to") -> str:
+    if int(account, 16) == 0:
+        raise InvalidAssetArgument(argument, account, "tokens cannot go to the zero address")
+    return account
+
+
+def _asset_file(request: MintRequest) -> Path:
+    """The request's file, which must exist and be one file."""
+    path = Path(request.path)
+    if not path.exists():
+        raise PathNotFound(str(path))
+    if not path.is_file():
+        raise InvalidAssetArgument(
+            "path",
+            str(path),
+            "an asset is one file: pack a folder (tar, parquet) first",
+        )
+    return path
+
+
+def _intent(
+    request: MintRequest,
+    metadata: AssetMetadata[Any],
+    to: str,
+    kind: AssetKind,
+    path: Path,
+    *,
+    chain_id: int,
+    registry: str,
+    readers: Iterable[DID],
+    profile: str,
+) -> str:
+    """The digest of everything a mint depends on: the journal's key for it."""
+    size, mtime, inode = _file_identity(path)
+    facts = {
+        "chain": chain_id,
+        "registry": registry,
+        "to": to,
+        "kind": int(kind),
+        "royalty": request.royalty_bps,
+        "parents": list(request.parents),
+        "encrypt": request.encrypt,
+        "readers": sorted(str(reader) for reader in readers),
+        "metadata": metadata.to_json().decode(),
+        "file": [str(path.resolve()), size, mtime, inode],
+        "profile": profile,
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def _from_journal(
+    request: MintRequest, to: str, kind: AssetKind, earlier: Mapping[str, Any]
+) -> _Prepared:
+    """An asset an earlier attempt prepared, as its journal entry records it."""
+    document = earlier["document"].encode()
+    envelope = earlier.get("envelope")
+    return _Prepared(
+        request,
+        to,
+        kind,
+        parse_metadata(document),
+        document,
+        hashlib.sha256(document).digest(),
+        CID.parse(earlier["content"]),
+        CID.parse(envelope) if envelope else None,
+        [CID.parse(c) for c in earlier["pins"]],
+    )
+
+
+def _journal_entry(prepared: _Prepared) -> dict[str, Any]:
+    return {
+        "document": prepared.document.decode(),
+        "content": str(prepared.content),
+        "envelope": str(prepared.envelope) if prepared.envelope else None,
+        "pins": [str(cid) for cid in prepared.pins],
+    }
+
+
+class _ContentPass:
+    """One read of an asset's file on its way to the store: encrypted under a new
+    content key (private), or only hashed (public); either way the plaintext's
+    size and sha2-256 come out of the same pass."""
+
+    def __init__(self, file: BinaryIO, encrypt: bool) -> None:
+        self._key: bytes | None = new_content_key() if encrypt else None
+        self.reader: EncryptingReader | _HashingReader = (
+            EncryptingReader(file, self._key) if self._key is not None else _HashingReader(file)
+        )
+
+    def seal(self, recipients: Sequence[tuple[str, bytes]]) -> bytes:
+        """The envelope of the content key for ``recipients``; the key is dropped."""
+        assert self._key is not None
+        sealed = Envelope.seal(self._key, recipients).to_json()
+        self._key = None
+        return sealed
+
+    def facts(self) -> tuple[int, str]:
+        """The plaintext's size and sha2-256 (hex), once it was read to its end."""
+        reader = self.reader
+        if isinstance(reader, EncryptingReader):
+            return reader.plaintext_size, reader.sha256
+        return reader.size, reader.sha256.hexdigest()
+
+
+def _changed(path: Path, before: tuple[int, int, int], size: int) -> bool:
+    return _file_identity(path) != before or size != before[0]
+
+
+def _completed(
+    request: MintRequest,
+    to: str,
+    kind: AssetKind,
+    metadata: AssetMetadata[Any],
+    content: CID,
+    facts: tuple[int, str],
+    envelope: CID | None,
+) -> _Prepared:
+    """The asset with its metadata completed (content CID, size, checksum, encryption);
+    its pins are the content, the envelope and the metadata block, in that order."""
+    size, checksum = facts
+    encryption = Encryption(envelope=str(envelope), cipher=CIPHER) if envelope else None
+    full = metadata.with_content(content, size, f"sha256:{checksum}", encryption)
+    document = full.to_json()
+    pins = [content, *([envelope] if envelope is not None else []), CID.of(document)]
+    return _Prepared(
+        request,
+        to,
+        kind,
+        full,
+        document,
+        hashlib.sha256(document).digest(),
+        content,
+        envelope,
+        pins,
+    )
+
+
+def _check_pins(prepared: Sequence[_Prepared], pinned: set[CID]) -> None:
+    """Every part of every asset is pinned, or nothing is minted."""
+    pinned_v1 = {p.to_v1() for p in pinned}
+    for item in prepared:
+        for cid in item.pins:
+            if cid not in pinned and cid.to_v1() not in pinned_v1:
+                raise ContentChanged(f"{item.request.path} (its pin {cid} is gone)")
+
+
+_BatchKey: TypeAlias = tuple[str, int, tuple[int, ...]]
+
+
+class _MintPlan:
+    """A mint's steps that do no I/O: every request validated before anything
+    is pinned, then the pinned assets grouped into batches (one owner, royalty
+    and parents each), what each batch still needs minted, and the results."""
+
+    def __init__(
+        self,
+        requests: Sequence[MintRequest],
+        kind: AssetKind,
+        default_owner: Party,
+    ) -> None:
+        #: (request, its metadata, its owner's address, its owner as given)
+        self.checked: list[tuple[MintRequest, AssetMetadata[Any], str, Party]] = []
+        for request in requests:
+            owner = request.to if request.to is not None else default_owner
+            metadata = _metadata_of(request.metadata, kind)
+            self.checked.append((request, metadata, _account_of(owner), owner))
+        for request, _, to, _ in self.checked:
+            _nonzero(to)
+            if not 0 <= request.royalty_bps <= 10_000:
+                raise InvalidAssetArgument(
+                    "royalty_bps", request.royalty_bps, "a royalty is 0 to 10000 basis points"
+                )
+        self.prepared: list[_Prepared] = []
+        self._minted: dict[tuple[str, bytes], tuple[int, str | None]] = {}
+
+    def batches(self, batch_size: int) -> list[tuple[_BatchKey, list[_Prepared]]]:
+        """The prepared assets by owner, royalty and parents, ``batch_size`` at most each."""
+        groups: dict[_BatchKey, list[_Prepared]] = {}
+        for item in self.prepared:
+            key = (item.to, item.request.royalty_bps, item.request.parents)
+            groups.setdefault(key, []).append(item)
+        return [
+            (key, items[start : start + batch_size])
+            for key, items in groups.items()
+            for start in range(0, len(items), batch_size)
+        ]
+
+    def todo(
+        self, to: str, items: Sequence[_Prepared], existing: Mapping[bytes, int]
+    ) -> list[bytes]:
+        """The commitments of ``items`` still to mint, given those ``to`` already holds."""
+        todo: list[bytes] = []
+        for item in items:
+            if item.commitment in existing:
+                self._minted[(to, item.commitment)] = (existing[item.commitment], None)
+            elif item.commitment not in todo and (to, item.commitment) not in self._minted:
+                todo.append(item.commitment)
+        return todo
+
+    def record(self, to: str, todo: Sequence[bytes], batch: MintedBatch) -> None:
+        for token_id, commitment in zip(batch.token_ids, todo, strict=True):
+            self._minted[(to, commitment)] = (token_id, batch.tx_hash)
+
+    def results(self) -> list[MintedAsset]:
+        """The minted assets, in the order of the requests."""
+        return [
+            MintedAsset(
+                token_id=self._minted[(item.to, item.commitment)][0],
+                owner=item.to,
+                metadata_cid=CID.of(item.document),
+                content_cid=item.content,
+                envelope_cid=item.envelope,
+                tx_hash=self._minted[(item.to, item.commitment)][1],
+            )
+            for item in self.prepared
+        ]
+
+
+def _checked_metadata(
+    token_id: int, commitment: bytes, cid: CID, document: bytes
+) -> DatasetMetadata | ModelMetadata:
+    """The metadata block ``document``, checked against the token's commitment."""
+    if hashlib.sha256(document).digest() != commitment:
+        raise MetadataMismatch(token_id, cid, "does not hash to the commitment on chain")
+    try:
+        return parse_metadata(document)
+    except ValueError as exc:
+        raise MetadataMismatch(token_id, cid, f"is not asset metadata: {exc}") from exc
+
+
+def _check_checksum(token_id: int, content: CID, target: Path, checksum: str | None) -> Path:
+    """``target`` if it matches the metadata's checksum; removed, and an error, if not."""
+    if checksum is None:
+        return target
+    digest = hashlib.sha256()
+    with target.open("rb") as file:
+        while piece := file.read(_READ_SIZE):
+            digest.update(piece)
+    if f"sha256:{digest.hexdigest()}" != checksum:
+        target.unlink()
+        raise MetadataMismatch(token_id, content, "content does not match its checksum")
+    return target
+
+
+def _identity_key(identity: Identity) -> tuple[str, bytes]:
+    """An unlocked identity's own key id and X25519 public key (no resolution needed)."""
+    return f"{identity.did}#key-agreement", identity.key_agreement_public
+
+
+def _key_grant(key: bytes, recipient: tuple[str, bytes]) -> tuple[CID, bytes, bytes]:
+    """A content key wrapped for one licensee: the block to pin, its CID, and the
+    digest that the licence publishes on chain."""
+    document = Envelope.seal(key, [recipient]).to_json()
+    return CID.of(document), document, hashlib.sha256(document).digest()
+
+
+def _opened(envelope: bytes, identity: Identity) -> bytes | None:
+    """The content key in an envelope (or key grant) for ``identity``, or None."""
+    try:
+        return Envelope.from_json(envelope).open(identity.key_agreement())
+    except NotEntitled:
+        return None
+
+
 class Assets:
     """Mint, read, license and fetch data and model assets.
 
@@ -305,15 +613,7 @@ class Assets:
         return self.sender if isinstance(self.sender, str) else self.sender.address
 
     def _did_of(self, party: Party) -> DID:
-        if isinstance(party, Identity):
-            return party.did
-        if isinstance(party, DID):
-            return party
-        if party.startswith("did:"):
-            return DID.parse(party)
-        from troika.did import ethr_did
-
-        return ethr_did(party, self.chain.chain_id)
+        return _did_of(party, self.chain.chain_id)
 
     def account_of(self, party: Party) -> str:
         """The account address of an identity, a did:ethr or did:pkh, or an address.
@@ -321,25 +621,7 @@ class Assets:
         Raises:
             InvalidAssetArgument: a DID of a method without accounts, or not an address.
         """
-        if isinstance(party, Identity):
-            return party.address
-        if isinstance(party, str) and not party.startswith("did:"):
-            try:
-                return checked_address(party, "account")
-            except ChainError as exc:
-                raise InvalidAssetArgument(
-                    "account", party, "not an address, a DID or an Identity"
-                ) from exc
-        did = party if isinstance(party, DID) else DID.parse(party)
-        if did.method == "ethr":
-            return EthrDID.parse(did).address
-        if did.method == "pkh":
-            return did.method_specific_id.rsplit(":", 1)[-1]
-        raise InvalidAssetArgument(
-            "account",
-            str(did),
-            "tokens and licences need an account: did:ethr, did:pkh or an address",
-        )
+        return _account_of(party)
 
     def key_of(self, party: Party) -> tuple[str, bytes]:
         """The key id and X25519 public key to encrypt to: an unlocked identity's
@@ -350,13 +632,8 @@ class Assets:
             DIDResolutionError: the DID does not resolve.
         """
         if isinstance(party, Identity):
-            return f"{party.did}#key-agreement", party.key_agreement_public
+            return _identity_key(party)
         return key_agreement_key(self.resolver.resolve_document(self._did_of(party)))
-
-    def _owner_of_mint(self, to: Party | None) -> Party:
-        if to is not None:
-            return to
-        return self.identity if self.identity is not None else self.sender_address
 
     # -- minting --------------------------------------------------------------------
 
@@ -445,89 +722,53 @@ class Assets:
     ) -> list[MintedAsset]:
         if not requests:
             return []
-        # Validate everything before pinning anything.
-        checked = [
-            (
-                request,
-                _metadata_of(request.metadata, kind),
-                self.account_of(self._owner_of_mint(request.to)),
+        owner = self.identity if self.identity is not None else self.sender_address
+        plan = _MintPlan(requests, kind, owner)  # everything checked before anything is pinned
+        for index, (request, metadata, to, party) in enumerate(plan.checked):
+            plan.prepared.append(
+                self._prepare(request, metadata, to, party, kind, index, len(requests), progress)
             )
-            for request in requests
-        ]
-        for request, _, to in checked:
-            if int(to, 16) == 0:
-                raise InvalidAssetArgument("to", to, "tokens cannot go to the zero address")
-            if not 0 <= request.royalty_bps <= 10_000:
-                raise InvalidAssetArgument(
-                    "royalty_bps", request.royalty_bps, "a royalty is 0 to 10000 basis points"
+        _check_pins(plan.prepared, self.store.pins())
+        batches = plan.batches(batch_size)
+        for number, ((to, royalty, parents), items) in enumerate(batches):
+            todo = plan.todo(to, items, self.registry.minted_commitments(to))
+            if todo:
+                # On TransactionTimeout the transaction may still be mined: a
+                # retry looks on chain first.
+                batch = self.registry.mint_batch(
+                    to, kind, todo, royalty_bps=royalty, parents=parents, sender=self.minter
                 )
-        prepared = [
-            self._prepare(request, metadata, to, kind, index, len(requests), progress)
-            for index, (request, metadata, to) in enumerate(checked)
-        ]
-        self._confirm_pins(prepared)
-        return self._send_batches(prepared, kind, batch_size, progress)
-
-    def _intent(
-        self,
-        request: MintRequest,
-        metadata: AssetMetadata[Any],
-        to: str,
-        kind: AssetKind,
-        path: Path,
-    ) -> str:
-        size, mtime, inode = _file_identity(path)
-        readers = sorted(str(self._did_of(reader)) for reader in request.readers)
-        facts = {
-            "chain": self.chain.chain_id,
-            "registry": self.registry.address,
-            "to": to,
-            "kind": int(kind),
-            "royalty": request.royalty_bps,
-            "parents": list(request.parents),
-            "encrypt": request.encrypt,
-            "readers": readers,
-            "metadata": metadata.to_json().decode(),
-            "file": [str(path.resolve()), size, mtime, inode],
-            "profile": self.profile,
-        }
-        return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+                plan.record(to, todo, batch)
+            if progress is not None:
+                progress(MintProgress("mint", number, len(batches)))
+        return plan.results()
 
     def _prepare(
         self,
         request: MintRequest,
         metadata: AssetMetadata[Any],
         to: str,
+        owner: Party,
         kind: AssetKind,
         index: int,
         count: int,
         progress: Callable[[MintProgress], None] | None,
     ) -> _Prepared:
-        path = Path(request.path)
-        if not path.exists():
-            raise PathNotFound(str(path))
-        if not path.is_file():
-            raise InvalidAssetArgument(
-                "path",
-                str(path),
-                "an asset is one file: pack a folder (tar, parquet) first",
-            )
-        intent = self._intent(request, metadata, to, kind, path)
+        path = _asset_file(request)
+        intent = _intent(
+            request,
+            metadata,
+            to,
+            kind,
+            path,
+            chain_id=self.chain.chain_id,
+            registry=self.registry.address,
+            readers=[self._did_of(reader) for reader in request.readers],
+            profile=self.profile,
+        )
         earlier = self._journal.get(intent)
         if earlier is not None and all(self.store.has(CID.parse(c)) for c in earlier["pins"]):
-            document = earlier["document"].encode()
-            envelope = earlier.get("envelope")
-            return _Prepared(
-                request,
-                to,
-                kind,
-                parse_metadata(document),
-                document,
-                hashlib.sha256(document).digest(),
-                CID.parse(earlier["content"]),
-                CID.parse(envelope) if envelope else None,
-                [CID.parse(c) for c in earlier["pins"]],
-            )
+            return _from_journal(request, to, kind, earlier)
 
         before = _file_identity(path)
 
@@ -535,116 +776,27 @@ class Assets:
             if progress is not None:
                 progress(MintProgress("pin", index, count, done, before[0], str(path)))
 
-        pins: list[CID] = []
-        encryption: Encryption | None = None
-        envelope_cid: CID | None = None
+        recipients = (
+            [self.key_of(party) for party in (owner, *request.readers)] if request.encrypt else []
+        )
+        envelope: CID | None = None
         with path.open("rb") as file:
+            reading = _ContentPass(file, request.encrypt)
+            content = add(reading.reader, store=self.store, profile=self.profile, progress=report)
             if request.encrypt:
-                recipients = [self.key_of(self._owner_of_mint(request.to))]
-                recipients += [self.key_of(reader) for reader in request.readers]
-                key = new_content_key()
-                reader = EncryptingReader(file, key)
-                content = add(reader, store=self.store, profile=self.profile, progress=report)
-                size, checksum = reader.plaintext_size, reader.sha256
-                sealed = Envelope.seal(key, recipients).to_json()
-                del key
-                envelope_cid = add(sealed, store=self.store, profile=self.profile)
-                encryption = Encryption(envelope=str(envelope_cid), cipher=CIPHER)
-            else:
-                hashing = _HashingReader(file)
-                content = add(hashing, store=self.store, profile=self.profile, progress=report)
-                size, checksum = hashing.size, hashing.sha256.hexdigest()
-        pins.append(content)
-        if envelope_cid is not None:
-            pins.append(envelope_cid)
-        if _file_identity(path) != before or size != before[0]:
-            for cid in pins:
-                self.store.unpin(cid)
+                envelope = add(reading.seal(recipients), store=self.store, profile=self.profile)
+        facts = reading.facts()
+        if _changed(path, before, facts[0]):
+            for cid in (content, envelope):
+                if cid is not None:
+                    self.store.unpin(cid)
             raise ContentChanged(path)
 
-        full = metadata.with_content(content, size, f"sha256:{checksum}", encryption)
-        document = full.to_json()
-        metadata_cid = CID.of(document)
-        self.store.put(metadata_cid, document)
-        self.store.pin(metadata_cid)
-        pins.append(metadata_cid)
-        self._journal.put(
-            intent,
-            {
-                "document": document.decode(),
-                "content": str(content),
-                "envelope": str(envelope_cid) if envelope_cid else None,
-                "pins": [str(cid) for cid in pins],
-            },
-        )
-        return _Prepared(
-            request,
-            to,
-            kind,
-            full,
-            document,
-            hashlib.sha256(document).digest(),
-            content,
-            envelope_cid,
-            pins,
-        )
-
-    def _confirm_pins(self, prepared: Sequence[_Prepared]) -> None:
-        """Every part of every asset is pinned, or nothing is minted."""
-        pinned = self.store.pins()
-        for item in prepared:
-            for cid in item.pins:
-                if cid not in pinned and cid.to_v1() not in {p.to_v1() for p in pinned}:
-                    raise ContentChanged(f"{item.request.path} (its pin {cid} is gone)")
-
-    def _send_batches(
-        self,
-        prepared: list[_Prepared],
-        kind: AssetKind,
-        batch_size: int,
-        progress: Callable[[MintProgress], None] | None,
-    ) -> list[MintedAsset]:
-        groups: dict[tuple[str, int, tuple[int, ...]], list[_Prepared]] = {}
-        for item in prepared:
-            key = (item.to, item.request.royalty_bps, item.request.parents)
-            groups.setdefault(key, []).append(item)
-        minted: dict[tuple[str, bytes], tuple[int, str | None]] = {}
-        batches = [
-            (key, items[start : start + batch_size])
-            for key, items in groups.items()
-            for start in range(0, len(items), batch_size)
-        ]
-        for number, ((to, royalty, parents), items) in enumerate(batches):
-            existing = self.registry.minted_commitments(to)
-            todo: list[bytes] = []
-            for item in items:
-                if item.commitment in existing:
-                    minted[(to, item.commitment)] = (existing[item.commitment], None)
-                elif item.commitment not in todo and (to, item.commitment) not in minted:
-                    todo.append(item.commitment)
-            if todo:
-                try:
-                    batch = self.registry.mint_batch(
-                        to, kind, todo, royalty_bps=royalty, parents=parents, sender=self.minter
-                    )
-                except TransactionTimeout:
-                    # The transaction may still be mined: a retry looks on chain first.
-                    raise
-                for token_id, commitment in zip(batch.token_ids, todo, strict=True):
-                    minted[(to, commitment)] = (token_id, batch.tx_hash)
-            if progress is not None:
-                progress(MintProgress("mint", number, len(batches)))
-        return [
-            MintedAsset(
-                token_id=minted[(item.to, item.commitment)][0],
-                owner=item.to,
-                metadata_cid=CID.of(item.document),
-                content_cid=item.content,
-                envelope_cid=item.envelope,
-                tx_hash=minted[(item.to, item.commitment)][1],
-            )
-            for item in prepared
-        ]
+        prepared = _completed(request, to, kind, metadata, content, facts, envelope)
+        self.store.put(prepared.pins[-1], prepared.document)
+        self.store.pin(prepared.pins[-1])
+        self._journal.put(intent, _journal_entry(prepared))
+        return prepared
 
     # -- reading ----------------------------------------------------------------------
 
@@ -660,13 +812,7 @@ class Assets:
         """
         commitment = self.registry.commitment_of(token_id)
         cid = commitment_cid(commitment)
-        document = self.store.get(cid)
-        if hashlib.sha256(document).digest() != commitment:
-            raise MetadataMismatch(token_id, cid, "does not hash to the commitment on chain")
-        try:
-            metadata = parse_metadata(document)
-        except ValueError as exc:
-            raise MetadataMismatch(token_id, cid, f"is not asset metadata: {exc}") from exc
+        metadata = _checked_metadata(token_id, commitment, cid, self.store.get(cid))
         receiver, amount = self.registry.royalty_info(token_id, 10_000)
         return Asset(
             token_id=token_id,
@@ -696,25 +842,19 @@ class Assets:
 
         Licences stay with the token; the new owner may revoke them.
         """
-        address = self.account_of(to)
-        if int(address, 16) == 0:
-            raise InvalidAssetArgument("to", address, "tokens cannot go to the zero address")
+        address = _nonzero(self.account_of(to))
         return self.registry.transfer(token_id, address, sender=self.sender).tx_hash
 
     def _content_key(self, token_id: int, asset: Asset, identity: Identity) -> bytes:
         encryption = asset.metadata.properties.encryption
         assert encryption is not None
-        envelope = Envelope.from_json(self.read_bytes(CID.parse(encryption.envelope)))
-        try:
-            return envelope.open(identity.key_agreement())
-        except NotEntitled:
-            pass
+        key = _opened(self.read_bytes(CID.parse(encryption.envelope)), identity)
+        if key is not None:
+            return key
         for digest in reversed(self.registry.key_grants(token_id, identity.address)):
-            grant = Envelope.from_json(self.store.get(commitment_cid(digest)))
-            try:
-                return grant.open(identity.key_agreement())
-            except NotEntitled:
-                continue
+            key = _opened(self.store.get(commitment_cid(digest)), identity)
+            if key is not None:
+                return key
         raise NotEntitled(token_id, identity.did)
 
     def pin_bytes(self, data: bytes) -> CID:
@@ -748,16 +888,7 @@ class Assets:
         content = CID.parse(asset.metadata.properties.content or "")
         if not asset.encrypted:
             target = get_to(content, out, source=self.store)
-            checksum = asset.metadata.properties.checksum
-            if checksum is not None:
-                digest = hashlib.sha256()
-                with target.open("rb") as file:
-                    while piece := file.read(_READ_SIZE):
-                        digest.update(piece)
-                if f"sha256:{digest.hexdigest()}" != checksum:
-                    target.unlink()
-                    raise MetadataMismatch(token_id, content, "content does not match its checksum")
-            return target
+            return _check_checksum(token_id, content, target, asset.metadata.properties.checksum)
         reader = identity or self.identity
         if reader is None:
             raise NotEntitled(token_id, "(no identity given)")
@@ -797,11 +928,9 @@ class Assets:
             if self.identity is None:
                 raise NotEntitled(token_id, "(no identity given)")
             key = self._content_key(token_id, asset, self.identity)
-            document = Envelope.seal(key, [(kid, public)]).to_json()
-            cid = CID.of(document)
+            cid, document, key_grant = _key_grant(key, (kid, public))
             self.store.put(cid, document)
             self.store.pin(cid)
-            key_grant = hashlib.sha256(document).digest()
         receipt = self.registry.grant_license(
             token_id, account, expiry, key_grant=key_grant, sender=self.sender
         )

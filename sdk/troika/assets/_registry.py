@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,8 @@ from troika._errors import (
 from troika.ipfs import CID, Multihash
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when a registry is used
-    from troika.chain import Chain, Contract, Event, Receipt, Sender
+    from troika.chain import Chain, Contract, Deployment, Event, Receipt, Sender
+    from troika.chain._core import ContractCore
 
 __all__ = [
     "MAX_BATCH",
@@ -111,6 +112,91 @@ def _sent_by(owner: str) -> dict[str, Any]:
     return {"from": owner}
 
 
+# -- the no-I/O core that AssetRegistry and AsyncAssetRegistry share ----------------------
+
+
+def _address_of(sender: Sender) -> str:
+    return sender if isinstance(sender, str) else sender.address
+
+
+def _deployed_block(entry: Deployment | None, address: str) -> int:
+    return entry.block_number if entry is not None and entry.address == address else 0
+
+
+def _mint_arguments(
+    to: str,
+    kind: AssetKind,
+    commitments: Sequence[bytes],
+    royalty_bps: int,
+    parents: Sequence[int],
+) -> tuple[Any, ...]:
+    """``mintBatch``'s arguments, in its order, checked before anything is sent."""
+    if to == _ZERO:
+        raise InvalidAssetArgument("to", to, "tokens cannot go to the zero address")
+    if not 0 <= royalty_bps <= 10_000:
+        raise InvalidAssetArgument(
+            "royalty_bps", royalty_bps, "a royalty is 0 to 10000 basis points"
+        )
+    for commitment in commitments:
+        if len(commitment) != 32:
+            raise InvalidAssetArgument(
+                "commitments", commitment, "a commitment is a 32-byte sha2-256 digest"
+            )
+    return to, int(kind), royalty_bps, list(parents), [bytes(c) for c in commitments]
+
+
+def _minted_batch(contract: ContractCore, receipt: Receipt) -> MintedBatch:
+    """The batch a ``mintBatch`` receipt reports."""
+    (event,) = contract.events(receipt, "BatchMinted")
+    first, count = int(event.args["firstId"]), int(event.args["count"])
+    return MintedBatch(
+        token_ids=tuple(range(first, first + count)),
+        tx_hash=receipt.tx_hash,
+        block_number=receipt.block_number,
+        gas_used=receipt.gas_used,
+    )
+
+
+def _transfer_call(owner: str, to: str, token_id: int, safe: bool) -> tuple[str, tuple[Any, ...]]:
+    return ("safeTransferFrom" if safe else "transferFrom"), (owner, to, token_id)
+
+
+def _license_call(
+    token_id: int, account: str, expiry: int, key_grant: bytes | None
+) -> tuple[str, tuple[Any, ...]]:
+    if key_grant is None:
+        return "grantLicense", (token_id, account, expiry)
+    return "grantLicenseWithKey", (token_id, account, expiry, bytes(key_grant))
+
+
+def _log_pages(start: int, end: int, page: int) -> Iterator[tuple[int, int]]:
+    """Block ranges of at most ``page`` blocks covering ``start`` to ``end``."""
+    while start <= end:
+        stop = min(start + page - 1, end)
+        yield start, stop
+        start = stop + 1
+
+
+def _held_tokens(owner: str, moves: Iterable[Event]) -> list[int]:
+    """The tokens ``owner`` holds after the Transfer events to and from it, sorted."""
+    held: set[int] = set()
+    owner_key = owner.lower()
+    for event in sorted(moves, key=lambda event: (event.block_number, event.log_index)):
+        token = int(event.args["tokenId"])
+        if str(event.args["to"]).lower() == owner_key:
+            held.add(token)
+        else:
+            held.discard(token)
+    return sorted(held)
+
+
+def _add_commitments(found: dict[bytes, int], first: int, code: bytes) -> None:
+    """Add the commitments a batch's data contract stores (its code after a STOP byte)."""
+    for index in range((len(code) - 1) // 32):
+        commitment = code[1 + 32 * index : 33 + 32 * index]
+        found.setdefault(commitment, first + index)
+
+
 @contextlib.contextmanager
 def _asset_errors(token_id: int | None, account: str) -> Iterator[None]:
     """Turn the registry's reverts, and a node refusing the transaction, into AssetErrors."""
@@ -172,7 +258,7 @@ class AssetRegistry:
         """Deploy a registry whose admin (and first minter) is ``admin`` (the
         sender by default), and record it in the chain's deployments."""
         origin = sender if sender is not None else chain.default_sender
-        owner = admin or (origin if isinstance(origin, str) else origin.address)
+        owner = admin or _address_of(origin)
         return cls(chain.deploy(REGISTRY_CONTRACT, owner, sender=sender))
 
     @classmethod
@@ -196,8 +282,7 @@ class AssetRegistry:
     @property
     def deployed_at(self) -> int:
         """The block the registry was deployed in, if troika recorded it (else 0)."""
-        entry = self.chain.deployments.get(REGISTRY_CONTRACT)
-        return entry.block_number if entry is not None and entry.address == self.address else 0
+        return _deployed_block(self.chain.deployments.get(REGISTRY_CONTRACT), self.address)
 
     def _call(self, function: str, *args: Any, token_id: int | None = None) -> Any:
         with _asset_errors(token_id, "(caller)"):
@@ -207,8 +292,7 @@ class AssetRegistry:
         self, function: str, *args: Any, sender: Sender | None, token_id: int | None = None
     ) -> Receipt:
         origin = sender if sender is not None else self.chain.default_sender
-        account = origin if isinstance(origin, str) else origin.address
-        with _asset_errors(token_id, account):
+        with _asset_errors(token_id, _address_of(origin)):
             return self.contract.transact(function, *args, sender=sender)
 
     # -- minting ------------------------------------------------------------------
@@ -231,34 +315,9 @@ class AssetRegistry:
             AssetNotFound: a parent token does not exist.
             AssetPermissionDenied: the sender may not mint, or cannot pay.
         """
-        if to == _ZERO:
-            raise InvalidAssetArgument("to", to, "tokens cannot go to the zero address")
-        if not 0 <= royalty_bps <= 10_000:
-            raise InvalidAssetArgument(
-                "royalty_bps", royalty_bps, "a royalty is 0 to 10000 basis points"
-            )
-        for commitment in commitments:
-            if len(commitment) != 32:
-                raise InvalidAssetArgument(
-                    "commitments", commitment, "a commitment is a 32-byte sha2-256 digest"
-                )
-        receipt = self._send(
-            "mintBatch",
-            to,
-            int(kind),
-            royalty_bps,
-            list(parents),
-            [bytes(c) for c in commitments],
-            sender=sender,
-        )
-        (event,) = self.contract.events(receipt, "BatchMinted")
-        first, count = int(event.args["firstId"]), int(event.args["count"])
-        return MintedBatch(
-            token_ids=tuple(range(first, first + count)),
-            tx_hash=receipt.tx_hash,
-            block_number=receipt.block_number,
-            gas_used=receipt.gas_used,
-        )
+        arguments = _mint_arguments(to, kind, commitments, royalty_bps, parents)
+        receipt = self._send("mintBatch", *arguments, sender=sender)
+        return _minted_batch(self.contract, receipt)
 
     # -- reads --------------------------------------------------------------------
 
@@ -335,9 +394,8 @@ class AssetRegistry:
 
         With ``safe``, a contract receiver must accept it (``safeTransferFrom``).
         """
-        owner = self.owner_of(token_id)
-        function = "safeTransferFrom" if safe else "transferFrom"
-        return self._send(function, owner, to, token_id, sender=sender, token_id=token_id)
+        function, arguments = _transfer_call(self.owner_of(token_id), to, token_id, safe)
+        return self._send(function, *arguments, sender=sender, token_id=token_id)
 
     def approve(self, token_id: int, account: str, *, sender: Sender | None = None) -> Receipt:
         """Let ``account`` transfer the token and manage its licences."""
@@ -354,19 +412,8 @@ class AssetRegistry:
     ) -> Receipt:
         """Let ``account`` use the token until ``expiry`` (unix time, exclusive);
         with ``key_grant``, publish the digest of its wrapped content key too."""
-        if key_grant is None:
-            return self._send(
-                "grantLicense", token_id, account, expiry, sender=sender, token_id=token_id
-            )
-        return self._send(
-            "grantLicenseWithKey",
-            token_id,
-            account,
-            expiry,
-            bytes(key_grant),
-            sender=sender,
-            token_id=token_id,
-        )
+        function, arguments = _license_call(token_id, account, expiry, key_grant)
+        return self._send(function, *arguments, sender=sender, token_id=token_id)
 
     def revoke_license(
         self, token_id: int, account: str, *, sender: Sender | None = None
@@ -399,10 +446,8 @@ class AssetRegistry:
         """
         start = self.deployed_at if from_block is None else from_block
         end = self.chain.block_number if to_block is None else to_block
-        while start <= end:
-            stop = min(start + page - 1, end)
-            yield from self.contract.logs(name, from_block=start, to_block=stop, **indexed)
-            start = stop + 1
+        for first, last in _log_pages(start, end, page):
+            yield from self.contract.logs(name, from_block=first, to_block=last, **indexed)
 
     def tokens_of(self, owner: str, *, page: int = DEFAULT_LOG_PAGE) -> list[int]:
         """The tokens ``owner`` holds now, from the Transfer events to and from it.
@@ -410,22 +455,13 @@ class AssetRegistry:
         Reads the logs in pages of ``page`` blocks, never a scan of every
         token; the result is sorted.
         """
-        moves = sorted(
+        return _held_tokens(
+            owner,
             [
                 *self.events("Transfer", page=page, to=owner),
                 *self.events("Transfer", page=page, **_sent_by(owner)),
             ],
-            key=lambda event: (event.block_number, event.log_index),
         )
-        held: set[int] = set()
-        owner_key = owner.lower()
-        for event in moves:
-            token = int(event.args["tokenId"])
-            if str(event.args["to"]).lower() == owner_key:
-                held.add(token)
-            else:
-                held.discard(token)
-        return sorted(held)
 
     def batches_minted_to(
         self, owner: str, *, page: int = DEFAULT_LOG_PAGE
@@ -444,10 +480,7 @@ class AssetRegistry:
         """
         found: dict[bytes, int] = {}
         for first, data in self.batches_minted_to(owner, page=page):
-            code = self.chain.code(data)
-            for index in range((len(code) - 1) // 32):
-                commitment = code[1 + 32 * index : 33 + 32 * index]
-                found.setdefault(commitment, first + index)
+            _add_commitments(found, first, self.chain.code(data))
         return found
 
     def key_grants(self, token_id: int, account: str) -> list[bytes]:
