@@ -26,6 +26,10 @@ if TYPE_CHECKING:
         MintRequest,
         Party,
     )
+    from troika.assets._async import (
+        AsyncAssetRegistry,
+        AsyncAssets,
+    )
     from troika.assets._crypto import (
         CIPHER,
         DEFAULT_SEGMENT_SIZE,
@@ -81,6 +85,8 @@ __all__ = [
     "AssetProperties",
     "AssetRegistry",
     "Assets",
+    "AsyncAssetRegistry",
+    "AsyncAssets",
     "Attribute",
     "BatchInfo",
     "DatasetMetadata",
@@ -112,6 +118,8 @@ __all__ = [
 # Where each public name lives: loaded on first use, so that the metadata
 # models stay cheap to import and web3 loads only with the registry.
 _HOMES = {
+    "AsyncAssets": "_async",
+    "AsyncAssetRegistry": "_async",
     "AssetProperties": "_metadata",
     "MAX_SEGMENT_SIZE": "_crypto",
     "HPKE_SUITE": "_crypto",
