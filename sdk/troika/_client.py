@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         Identity,
         ResolutionResult,
         Resolver,
+        WebResolver,
     )
     from troika.ipfs import (
         CID,
@@ -140,6 +141,8 @@ class Troika(Closing):
         self._registry: AssetRegistry | None = None
         self._jobs: ComputeJobs | None = None
         self._resolver: Resolver | None = None
+        self._web: WebResolver | None = None
+        self._minter: tuple[Sender | None] | None = None
         self._closers: list[Any] = []
 
     @classmethod
@@ -279,13 +282,13 @@ class Troika(Closing):
         return self._resolver
 
     def _web_resolver(self, did: Any, options: Any) -> ResolutionResult:
-        from troika.did import WebResolver
+        # The HTTPS client is made on the first did:web only.
+        if self._web is None:
+            from troika.did import WebResolver
 
-        web = next((c for c in self._closers if isinstance(c, WebResolver)), None)
-        if web is None:
-            web = WebResolver()
-            self._closers.append(web)
-        return web(did, options)
+            self._web = WebResolver()
+            self._closers.append(self._web)
+        return self._web(did, options)
 
     @property
     def did(self) -> DIDs:
@@ -300,14 +303,18 @@ class Troika(Closing):
     # -- acting as someone ----------------------------------------------------------
 
     def _default_minter(self) -> Sender | None:
-        from troika._errors import ChainError
+        if self._minter is None:  # asked once: every Assets this client makes shares it
+            from troika._errors import ChainError
 
-        try:
-            sender = self.chain.default_sender
-        except ChainError:  # a node without unlocked accounts
-            return None
-        address = sender if isinstance(sender, str) else sender.address
-        return sender if self.registry.is_minter(address) else None
+            try:
+                sender: Sender | None = self.chain.default_sender
+            except ChainError:  # a node without unlocked accounts
+                sender = None
+            if sender is not None:
+                address = sender if isinstance(sender, str) else sender.address
+                sender = sender if self.registry.is_minter(address) else None
+            self._minter = (sender,)
+        return self._minter[0]
 
     def assets(self, identity: Identity, *, minter: Sender | None = None) -> Assets:
         """Mint, read, license and fetch assets as ``identity``.

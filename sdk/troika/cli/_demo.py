@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from troika.cli._options import HomeOption, JsonOption
+from troika.cli._options import JsonOption
 
 if TYPE_CHECKING:
     from troika._demo import DemoSummary
@@ -33,7 +33,14 @@ def demo(
         str | None,
         typer.Option("--ipfs", help="Kubo RPC API URL; unset: a local blockstore."),
     ] = None,
-    home: HomeOption = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Keep the demo's keys and blocks here; unset: a temporary home, deleted after.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run troika's story end to end: DIDs for a person, her device and her AI
