@@ -143,3 +143,58 @@ def test_async_twin_on_the_embedded_defaults(tmp_path: Path) -> None:
             return content, resolved.id, await chain.block_number()
 
     assert asyncio.run(main()) == (b"hello\n", str(pair.did), 0)
+
+
+def test_async_twin_mints_and_resolves_what_the_sync_client_made(
+    anvil: Anvil, kubo: Kubo, tmp_path: Path
+) -> None:
+    # On anvil: an embedded chain lives inside one client, so the twins could not share it.
+    settings = Settings(
+        home=tmp_path, rpc_url=anvil.url, chain_id=anvil.chain_id, ipfs_api=kubo.api_url
+    )
+    with Troika(settings, keystore=Keystore(tmp_path, scrypt_n=2**10)) as client:
+        _mint_with_the_async_twin(client, tmp_path)
+
+
+def _mint_with_the_async_twin(client: Troika, tmp_path: Path) -> None:
+    alice = client.identities.create("alice", "pw", kind="person")
+    client.fund(alice, ETHER)
+    _ = client.registry  # deployed and recorded under the shared home
+    shard = tmp_path / "shard.csv"
+    shard.write_text("age,label\n41,1\n")
+    metadata = DatasetMetadata(name="ward 9", properties={"media_type": "text/csv"})
+
+    async def main() -> tuple[int, bytes, str]:
+        async with troika.AsyncTroika(client.settings) as t:
+            assert (await t.registry()).address == client.registry.address
+            assets = await t.assets(alice)
+            minted = await assets.mint_dataset(shard, metadata)
+            copy = await assets.fetch(minted.token_id, tmp_path / "copy.csv")
+            document = await (await t.did()).resolve_document(alice.did)
+            return minted.token_id, copy.read_bytes(), document.id
+
+    token_id, content, did = asyncio.run(main())
+    assert client.registry.owner_of(token_id) == alice.address
+    assert content == shard.read_bytes()
+    assert did == str(alice.did)
+
+
+def test_async_twin_mints_on_the_embedded_defaults(tmp_path: Path) -> None:
+    shard = tmp_path / "rows.csv"
+    shard.write_text("a,b\n1,2\n")
+    metadata = DatasetMetadata(name="rows", properties={"media_type": "text/csv"})
+
+    async def main() -> tuple[bool, bytes, int]:
+        async with troika.AsyncTroika.embedded(tmp_path) as t:
+            chain = await t.chain()
+            assets = await t.assets()  # as the dev account, the registry's admin
+            minted = await assets.mint_dataset(shard, metadata, encrypt=False)
+            copy = await assets.fetch(minted.token_id, tmp_path / "copy.csv")
+            registry = await t.registry()
+            receiver = (await chain.accounts())[3]
+            before = await chain.balance(receiver)
+            await t.fund(receiver, 5)
+            paid = await chain.balance(receiver) - before
+            return await registry.is_minter(minted.owner), copy.read_bytes(), paid
+
+    assert asyncio.run(main()) == (True, b"a,b\n1,2\n", 5)

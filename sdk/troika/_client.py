@@ -11,7 +11,8 @@ be injected instead (``chain=``, ``store=``, ``keystore=``), as httpx takes a
 transport; what ``Troika`` made itself, ``close`` closes.
 
 :class:`AsyncTroika` is the asyncio twin for the parts that have async
-twins today: the chain, IPFS and DID resolution.
+twins today: the chain, IPFS, DID resolution and assets (creating identities
+and compute are sync only).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from troika._closing import AsyncClosing, Closing
 from troika._config import Settings, load_settings
 
 if TYPE_CHECKING:
-    from troika.assets import AssetRegistry, Assets
+    from troika.assets import AssetRegistry, Assets, AsyncAssetRegistry, AsyncAssets
     from troika.chain import AsyncChain, Chain, Keystore, Receipt, Sender
     from troika.compute import Compute, ComputeJobs, Coordinator, DatasetPolicy, Node
     from troika.did import (
@@ -414,7 +415,9 @@ class AsyncIPFS:
 
 class AsyncTroika(AsyncClosing):
     """The asyncio twin of :class:`Troika`, for the parts with async twins:
-    the chain, IPFS and DID resolution (assets and compute are sync-only today).
+    the chain, IPFS, DID resolution and assets. Identities (creating DIDs) and
+    compute are sync only today: make identities with :class:`Troika`, or
+    unlock them from the keystore, and pass them in.
 
     Example:
         >>> import asyncio
@@ -438,6 +441,7 @@ class AsyncTroika(AsyncClosing):
         self._store = store
         self._owns_store = store is None
         self._did_registry: AsyncEthrRegistry | None = None
+        self._registry: AsyncAssetRegistry | None = None
         self._resolver: AsyncResolver | None = None
         self._closers: list[Any] = []
 
@@ -525,3 +529,50 @@ class AsyncTroika(AsyncClosing):
     async def did(self) -> AsyncDIDs:
         """``(await t.did()).resolve(did)``."""
         return AsyncDIDs(await self.resolver())
+
+    async def registry(self) -> AsyncAssetRegistry:
+        """troika's ``AssetRegistry`` on the chain, deployed on first use (the
+        chain's default sender becomes its admin and first minter)."""
+        if self._registry is None:
+            from troika.assets import AsyncAssetRegistry
+
+            self._registry = await AsyncAssetRegistry.at_or_deploy(await self.chain())
+        return self._registry
+
+    async def assets(
+        self, identity: Identity | None = None, *, minter: Sender | None = None
+    ) -> AsyncAssets:
+        """Mint, read, license and fetch assets as ``identity`` (the chain's
+        default sender if None); the minter is chosen as :meth:`Troika.assets` does."""
+        from troika._errors import ChainError
+        from troika.assets import AsyncAssets
+
+        chain = await self.chain()
+        registry = await self.registry()
+        if minter is None:
+            try:
+                default = await chain.default_sender()
+            except ChainError:  # a node without unlocked accounts
+                default = None
+            if default is not None:
+                address = default if isinstance(default, str) else default.address
+                minter = default if await registry.is_minter(address) else None
+        journal = (
+            None
+            if chain.is_embedded
+            else self.settings.home / "assets" / f"journal-{await chain.chain_id()}.json"
+        )
+        return AsyncAssets(
+            chain,
+            self.store,
+            registry,
+            identity=identity,
+            minter=minter,
+            resolver=await self.resolver(),
+            journal=journal,
+        )
+
+    async def fund(self, party: Identity | str, wei: int) -> Receipt:
+        """Send ``wei`` from the chain's default sender (see :meth:`Troika.fund`)."""
+        address = party if isinstance(party, str) else party.address
+        return await (await self.chain()).transfer(address, wei)
