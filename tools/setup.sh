@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install troika into it in editable mode.
-#   tools/setup.sh          the SDK and its CLI
+#   tools/setup.sh          the SDK, its CLI and the compute extra (the demo needs it)
 #   tools/setup.sh dev      plus the dev tools, the pinned npm toolchain
 #                           (solc-js, OpenZeppelin, anvil), the reference
 #                           implementations the tests compare against
@@ -16,5 +16,5 @@ if [[ "${1:-}" == "dev" ]]; then
   npm ci --prefix tests/peers --no-audit --no-fund --loglevel=error
   tools/kubo/build.sh >/dev/null
 else
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[compute]'
 fi
