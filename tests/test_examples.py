@@ -11,9 +11,9 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run(script: str) -> str:
+def run(script: str, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / script)],
+        [sys.executable, str(EXAMPLES / script), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -24,7 +24,7 @@ def run(script: str) -> str:
 
 
 def test_every_example_has_a_test() -> None:
-    tested = {"chain_quickstart.py"}
+    tested = {"chain_quickstart.py", "mint_folder.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -36,6 +36,22 @@ def test_chain_quickstart() -> None:
     assert out[2].startswith("alice paid ")
     assert out[3].startswith("refused: ")
     assert "balance" in out[3] or "funds" in out[3]
+
+
+def test_mint_folder(tmp_path: Path) -> None:
+    out = run("mint_folder.py", "--home", str(tmp_path), "--count", "7", "--batch-size", "3")
+    lines = out.splitlines()
+    assert lines[0].startswith("owner did:ethr:")
+    assert [line.split()[1] for line in lines if line.startswith("pinning ")] == [
+        f"{i}/7" for i in range(1, 8)
+    ]
+    assert [line for line in lines if line.startswith("minted batch")] == [
+        f"minted batch {i}/3" for i in range(1, 4)
+    ]
+    assert "7 datasets in 3 transactions" in lines
+    assert "weather-lab owns 7 tokens" in lines
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir())[0] == "station-000.csv"
+    assert (tmp_path / "keys").is_dir()  # the run used the given home, not a temporary one
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
