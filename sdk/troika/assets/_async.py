@@ -20,11 +20,12 @@ import asyncio
 import datetime as dt
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from troika._contracts import AsyncContractWrapper
 from troika._errors import AssetPermissionDenied, ContentChanged, InvalidAssetArgument, NotEntitled
 from troika.assets._assets import (
     DEFAULT_BATCH_SIZE,
@@ -67,10 +68,8 @@ from troika.assets._registry import (
     _add_commitments,
     _address_of,
     _asset_errors,
-    _deployed_block,
     _held_tokens,
     _license_call,
-    _log_pages,
     _mint_arguments,
     _minted_batch,
     _sent_by,
@@ -81,7 +80,7 @@ from troika.did import DID, AsyncEthrResolver, AsyncResolver, EthrNetwork, Ident
 from troika.ipfs import CID, aadd, aget, export_file, get_to
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when a registry is used
-    from troika.chain import AsyncChain, AsyncContract, Event, Receipt, Sender
+    from troika.chain import AsyncChain, Receipt, Sender
     from troika.ipfs import AsyncKuboStore, AsyncLocalStore
 
 __all__ = ["AsyncAssetRegistry", "AsyncAssets"]
@@ -89,7 +88,7 @@ __all__ = ["AsyncAssetRegistry", "AsyncAssets"]
 _T = TypeVar("_T")
 
 
-class AsyncAssetRegistry:
+class AsyncAssetRegistry(AsyncContractWrapper):
     """:class:`~troika.assets.AssetRegistry` for asyncio, over an
     :class:`~troika.chain.AsyncContract`: the same typed calls and errors, awaited.
 
@@ -112,21 +111,7 @@ class AsyncAssetRegistry:
         ((1, 2), True, 'ipfs://bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')
     """
 
-    def __init__(self, contract: AsyncContract) -> None:
-        self.contract = contract
-
-    def __repr__(self) -> str:
-        return f"AsyncAssetRegistry({self.address!r})"
-
-    @property
-    def address(self) -> str:
-        """The registry's address."""
-        return self.contract.address
-
-    @property
-    def chain(self) -> AsyncChain:
-        """The chain the registry lives on."""
-        return self.contract.chain
+    CONTRACT = REGISTRY_CONTRACT
 
     @classmethod
     async def deploy(
@@ -157,11 +142,6 @@ class AsyncAssetRegistry:
         if (await chain.deployments()).get(REGISTRY_CONTRACT) is not None:
             return await cls.at(chain)
         return await cls.deploy(chain, sender=sender)
-
-    async def deployed_at(self) -> int:
-        """The block the registry was deployed in, if troika recorded it (else 0)."""
-        deployments = await self.chain.deployments()
-        return _deployed_block(deployments.get(REGISTRY_CONTRACT), self.address)
 
     async def _call(self, function: str, *args: Any, token_id: int | None = None) -> Any:
         with _asset_errors(token_id, "(caller)"):
@@ -312,23 +292,6 @@ class AsyncAssetRegistry:
         )
 
     # -- history ----------------------------------------------------------------------
-
-    async def events(
-        self,
-        name: str,
-        *,
-        from_block: int | None = None,
-        to_block: int | None = None,
-        page: int = DEFAULT_LOG_PAGE,
-        **indexed: Any,
-    ) -> AsyncIterator[Event]:
-        """The registry's ``name`` events, oldest first, read ``page`` blocks at a time
-        (iterate with ``async for``; see :meth:`AssetRegistry.events`)."""
-        start = await self.deployed_at() if from_block is None else from_block
-        end = await self.chain.block_number() if to_block is None else to_block
-        for first, last in _log_pages(start, end, page):
-            for event in await self.contract.logs(name, from_block=first, to_block=last, **indexed):
-                yield event
 
     async def tokens_of(self, owner: str, *, page: int = DEFAULT_LOG_PAGE) -> list[int]:
         """The tokens ``owner`` holds now, from the Transfer events to and from it, sorted."""

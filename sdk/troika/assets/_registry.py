@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from troika._contracts import DEFAULT_LOG_PAGE as DEFAULT_LOG_PAGE
+from troika._contracts import ContractWrapper
 from troika._errors import (
     AssetNotFound,
     AssetPermissionDenied,
@@ -23,7 +25,7 @@ from troika._errors import (
 from troika.ipfs import CID, Multihash
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when a registry is used
-    from troika.chain import Chain, Contract, Deployment, Event, Receipt, Sender
+    from troika.chain import Chain, Event, Receipt, Sender
     from troika.chain._core import ContractCore
 
 __all__ = [
@@ -41,9 +43,6 @@ REGISTRY_CONTRACT = "AssetRegistry"
 
 #: The most tokens one ``mintBatch`` transaction takes (the contract's ``MAX_BATCH``).
 MAX_BATCH = 767
-
-#: ``logs`` queries span at most this many blocks, so a long history is read in pages.
-DEFAULT_LOG_PAGE = 10_000
 
 _ZERO = "0x" + "00" * 20
 
@@ -119,10 +118,6 @@ def _address_of(sender: Sender) -> str:
     return sender if isinstance(sender, str) else sender.address
 
 
-def _deployed_block(entry: Deployment | None, address: str) -> int:
-    return entry.block_number if entry is not None and entry.address == address else 0
-
-
 def _mint_arguments(
     to: str,
     kind: AssetKind,
@@ -169,14 +164,6 @@ def _license_call(
     return "grantLicenseWithKey", (token_id, account, expiry, bytes(key_grant))
 
 
-def _log_pages(start: int, end: int, page: int) -> Iterator[tuple[int, int]]:
-    """Block ranges of at most ``page`` blocks covering ``start`` to ``end``."""
-    while start <= end:
-        stop = min(start + page - 1, end)
-        yield start, stop
-        start = stop + 1
-
-
 def _held_tokens(owner: str, moves: Iterable[Event]) -> list[int]:
     """The tokens ``owner`` holds after the Transfer events to and from it, sorted."""
     held: set[int] = set()
@@ -220,7 +207,7 @@ def _asset_errors(token_id: int | None, account: str) -> Iterator[None]:
         ) from exc
 
 
-class AssetRegistry:
+class AssetRegistry(ContractWrapper):
     """troika's ``AssetRegistry`` on one chain, with typed calls.
 
     Example:
@@ -235,21 +222,7 @@ class AssetRegistry:
         'ipfs://bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
     """
 
-    def __init__(self, contract: Contract) -> None:
-        self.contract = contract
-
-    def __repr__(self) -> str:
-        return f"AssetRegistry({self.address!r})"
-
-    @property
-    def address(self) -> str:
-        """The registry's address."""
-        return self.contract.address
-
-    @property
-    def chain(self) -> Chain:
-        """The chain the registry lives on."""
-        return self.contract.chain
+    CONTRACT = REGISTRY_CONTRACT
 
     @classmethod
     def deploy(
@@ -278,11 +251,6 @@ class AssetRegistry:
         if chain.deployments.get(REGISTRY_CONTRACT) is not None:
             return cls.at(chain)
         return cls.deploy(chain, sender=sender)
-
-    @property
-    def deployed_at(self) -> int:
-        """The block the registry was deployed in, if troika recorded it (else 0)."""
-        return _deployed_block(self.chain.deployments.get(REGISTRY_CONTRACT), self.address)
 
     def _call(self, function: str, *args: Any, token_id: int | None = None) -> Any:
         with _asset_errors(token_id, "(caller)"):
@@ -430,24 +398,6 @@ class AssetRegistry:
         )
 
     # -- history ----------------------------------------------------------------------
-
-    def events(
-        self,
-        name: str,
-        *,
-        from_block: int | None = None,
-        to_block: int | None = None,
-        page: int = DEFAULT_LOG_PAGE,
-        **indexed: Any,
-    ) -> Iterator[Event]:
-        """The registry's ``name`` events, oldest first, read ``page`` blocks at a time.
-
-        ``from_block`` defaults to the registry's recorded deployment block.
-        """
-        start = self.deployed_at if from_block is None else from_block
-        end = self.chain.block_number if to_block is None else to_block
-        for first, last in _log_pages(start, end, page):
-            yield from self.contract.logs(name, from_block=first, to_block=last, **indexed)
 
     def tokens_of(self, owner: str, *, page: int = DEFAULT_LOG_PAGE) -> list[int]:
         """The tokens ``owner`` holds now, from the Transfer events to and from it.

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from troika._contracts import DEFAULT_LOG_PAGE as DEFAULT_LOG_PAGE
+from troika._contracts import ContractWrapper
 from troika._errors import (
     BudgetExhausted,
     ComputeError,
@@ -33,7 +35,7 @@ from troika._errors import (
 )
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when the market is used
-    from troika.chain import Chain, Contract, Event, Receipt, Sender
+    from troika.chain import Chain, Receipt, Sender
 
 __all__ = [
     "BPS",
@@ -54,9 +56,6 @@ MAX_DATASETS = 64
 
 #: Shares are basis points: they sum to this.
 BPS = 10_000
-
-#: ``logs`` queries span at most this many blocks, so a long history is read in pages.
-DEFAULT_LOG_PAGE = 10_000
 
 _MILLI = 1000
 _UINT64_MAX = 2**64 - 1
@@ -342,7 +341,7 @@ def _translate(
     return exc
 
 
-class ComputeJobs:
+class ComputeJobs(ContractWrapper):
     """troika's ``ComputeJobs`` market on one chain, with typed calls.
 
     Example:
@@ -374,21 +373,7 @@ class ComputeJobs:
         [1]
     """
 
-    def __init__(self, contract: Contract) -> None:
-        self.contract = contract
-
-    def __repr__(self) -> str:
-        return f"ComputeJobs({self.address!r})"
-
-    @property
-    def address(self) -> str:
-        """The market's address."""
-        return self.contract.address
-
-    @property
-    def chain(self) -> Chain:
-        """The chain the market lives on."""
-        return self.contract.chain
+    CONTRACT = JOBS_CONTRACT
 
     @classmethod
     def deploy(
@@ -424,12 +409,6 @@ class ComputeJobs:
         if chain.deployments.get(JOBS_CONTRACT) is not None:
             return cls.at(chain)
         return cls.deploy(chain, registry_address, sender=sender)
-
-    @property
-    def deployed_at(self) -> int:
-        """The block the market was deployed in, if troika recorded it (else 0)."""
-        entry = self.chain.deployments.get(JOBS_CONTRACT)
-        return entry.block_number if entry is not None and entry.address == self.address else 0
 
     def _status_label(self, job_id: int) -> str:
         try:
@@ -658,28 +637,6 @@ class ComputeJobs:
 
     # -- history ----------------------------------------------------------------------
 
-    def events(
-        self,
-        name: str,
-        *,
-        from_block: int | None = None,
-        to_block: int | None = None,
-        page: int = DEFAULT_LOG_PAGE,
-        **indexed: Any,
-    ) -> Iterator[Event]:
-        """The market's ``name`` events, oldest first, read ``page`` blocks at a time.
-
-        ``from_block`` defaults to the market's recorded deployment block.
-        """
-        if page < 1:
-            raise InvalidJob("page", page, "a page spans at least one block")
-        start = self.deployed_at if from_block is None else from_block
-        end = self.chain.block_number if to_block is None else to_block
-        while start <= end:
-            stop = min(start + page - 1, end)
-            yield from self.contract.logs(name, from_block=start, to_block=stop, **indexed)
-            start = stop + 1
-
     def jobs_for_dataset(
         self,
         dataset_id: int,
@@ -691,6 +648,8 @@ class ComputeJobs:
         """The ids of the jobs that name the dataset, oldest first (from the
         ``JobForDataset`` logs, read ``page`` blocks at a time): what a node
         watches for."""
+        if page < 1:
+            raise InvalidJob("page", page, "a page spans at least one block")
         return [
             int(event.args["jobId"])
             for event in self.events(

@@ -9,15 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from troika._contracts import AsyncContractWrapper, ContractWrapper
 from troika._errors import DeploymentNotFound, DIDError, InvalidContractCall
 from troika.did._pkh import to_checksum_address
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when a registry is used
     from troika.chain import (
         AsyncChain,
-        AsyncContract,
         Chain,
-        Contract,
         Event,
         Receipt,
         Sender,
@@ -180,7 +179,7 @@ def _typed(event: Event) -> RegistryEvent:
     return AttributeChanged(identity, bytes(a["name"]), bytes(a["value"]), a["validTo"], **where)
 
 
-class EthrRegistry:
+class EthrRegistry(ContractWrapper):
     """An ERC-1056 registry on one chain.
 
     Example:
@@ -192,21 +191,7 @@ class EthrRegistry:
         True
     """
 
-    def __init__(self, contract: Contract) -> None:
-        self.contract = contract
-
-    def __repr__(self) -> str:
-        return f"EthrRegistry(address={self.address!r})"
-
-    @property
-    def address(self) -> str:
-        """The registry's address."""
-        return self.contract.address
-
-    @property
-    def chain(self) -> Chain:
-        """The chain the registry lives on."""
-        return self.contract.chain
+    CONTRACT = REGISTRY_CONTRACT
 
     @classmethod
     def deploy(cls, chain: Chain, *, sender: Sender | None = None) -> EthrRegistry:
@@ -501,7 +486,7 @@ class EthrRegistry:
             raise DIDError(f"{identity!r}: events outside the previousChange chain")
 
 
-class AsyncEthrRegistry:
+class AsyncEthrRegistry(AsyncContractWrapper):
     """The reads of :class:`EthrRegistry` for asyncio: owner, changes, history.
 
     Example:
@@ -515,21 +500,7 @@ class AsyncEthrRegistry:
         []
     """
 
-    def __init__(self, contract: AsyncContract) -> None:
-        self.contract = contract
-
-    def __repr__(self) -> str:
-        return f"AsyncEthrRegistry(address={self.address!r})"
-
-    @property
-    def address(self) -> str:
-        """The registry's address."""
-        return self.contract.address
-
-    @property
-    def chain(self) -> AsyncChain:
-        """The chain the registry lives on."""
-        return self.contract.chain
+    CONTRACT = REGISTRY_CONTRACT
 
     @classmethod
     async def at(cls, chain: AsyncChain, address: str | None = None) -> AsyncEthrRegistry:
