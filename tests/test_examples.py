@@ -24,7 +24,7 @@ def run(script: str, *args: str) -> str:
 
 
 def test_every_example_has_a_test() -> None:
-    tested = {"chain_quickstart.py", "mint_folder.py"}
+    tested = {"chain_quickstart.py", "dapp_backend.py", "mint_folder.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -52,6 +52,22 @@ def test_mint_folder(tmp_path: Path) -> None:
     assert "weather-lab owns 7 tokens" in lines
     assert sorted(p.name for p in (tmp_path / "exports").iterdir())[0] == "station-000.csv"
     assert (tmp_path / "keys").is_dir()  # the run used the given home, not a temporary one
+
+
+def test_dapp_backend(tmp_path: Path) -> None:
+    lines = run("dapp_backend.py", "--home", str(tmp_path)).splitlines()
+    alice = lines[1].split()[-1]
+    assert alice.startswith("did:ethr:")
+    assert lines[2].startswith("serving on http://127.0.0.1:")
+    assert lines[3] == f"signed in as {alice}"
+    assert lines[4] == "the same signed message again: 401 unknown or used nonce"
+    assert lines[5] == "without a session: 401"
+    assert lines[6].startswith("signed by another key: 401 the signature does not prove")
+    assert lines[7] == 'alice owns #3 "alice\'s garden"'  # hers only, not the catalogue
+    assert lines[8] == "catalogue: #1 rainfall, #2 river levels"
+    assert lines[9].startswith("licensed #1 to alice until ")
+    assert lines[10] == "a licence to a token outside the catalogue: 404"
+    assert lines[11] == "alice decrypted #1: day,value"  # the key was wrapped to her DID
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
