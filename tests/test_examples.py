@@ -24,7 +24,7 @@ def run(script: str, *args: str) -> str:
 
 
 def test_every_example_has_a_test() -> None:
-    tested = {"chain_quickstart.py", "dapp_backend.py", "mint_folder.py"}
+    tested = {"chain_quickstart.py", "dapp_backend.py", "mint_folder.py", "resolver_service.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -68,6 +68,25 @@ def test_dapp_backend(tmp_path: Path) -> None:
     assert lines[9].startswith("licensed #1 to alice until ")
     assert lines[10] == "a licence to a token outside the catalogue: 404"
     assert lines[11] == "alice decrypted #1: day,value"  # the key was wrapped to her DID
+
+
+def test_resolver_service(tmp_path: Path) -> None:
+    lines = run("resolver_service.py", "--home", str(tmp_path)).splitlines()
+    assert lines[0].startswith("service http://127.0.0.1:")
+    assert lines[0].endswith(" ok")
+    assert lines[1].startswith("did:key:z6Mk")
+    assert lines[2].startswith("did:pkh:eip155:1:0xC02aa")
+    for line in lines[1:3]:  # the service's answer is troika.did.resolve's, field for field
+        assert " 200: " in line
+        assert line.endswith("; same as in-process")
+    assert lines[3] == "as a bare document: application/did+ld+json"
+    assert lines[4:7] == [
+        "did:nope 400 invalidDid",
+        "did:example:123 501 methodNotSupported",
+        "did:ethr:0x1:0xC 501 unknownNetwork",  # no --rpc: no did:ethr network
+    ]
+    assert lines[7] == "service stopped"
+    assert (tmp_path / "serve.log").exists()
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
