@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,19 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from troika import BudgetExhausted, JobStateError, NotLicensed, PaymentTooLow
+from troika import (
+    BudgetExhausted,
+    JobStateError,
+    NotLicensed,
+    PaymentTooLow,
+    ResultMismatch,
+)
 from troika.assets import AssetRegistry, Assets, DatasetMetadata, ModelMetadata
 from troika.chain import Chain, Keystore
 from troika.compute._federated import TrainParams
 from troika.compute._jobs import ComputeJobs, JobKind, JobStatus
 from troika.compute._models import LogisticRegressionModel
-from troika.compute._node import Compute, Coordinator, DatasetPolicy, Node
+from troika.compute._node import Compute, Coordinator, DatasetPolicy, Node, training_epsilon
 from troika.compute._privacy import StatsQuery
 from troika.did import EthrRegistry
 from troika.did._identity import Identities, Identity
@@ -282,3 +289,52 @@ def test_an_unlicensed_requester_cannot_request(market: Market) -> None:
             "evaluate", market.datasets, model=market.model, payment=1,
             deadline=now(market.chain) + 60,
         )  # fmt: skip
+
+
+def test_dp_training_spends_what_its_noise_accounts_for(market: Market) -> None:
+    # noise multiplier 6 over 2 rounds: the accountant's epsilon at delta 1e-5, spent per dataset
+    noisy = TrainParams(rounds=2, clip_norm=1.0, noise_multiplier=6.0)
+    job_id = market.compute.request(
+        "federated-train", market.datasets, model=market.model, params=noisy,
+        payment=10**15, deadline=now(market.chain) + 3600,
+    )  # fmt: skip
+    spent = market.jobs.job(job_id).epsilon
+    assert spent == pytest.approx(training_epsilon(noisy), abs=1e-3)
+    assert 0 < spent < 3.0
+    for node in market.nodes:
+        (decision,) = node.poll()
+        assert decision.accepted, decision.reason
+    for dataset in market.datasets:
+        assert market.jobs.budget(dataset)[1] == pytest.approx(spent)
+    # a job that declares less epsilon than its noise spends is refused by every node
+    cheat = market.compute.request(
+        "federated-train", market.datasets, model=market.model, params=noisy, epsilon=0.01,
+        payment=10**15, deadline=now(market.chain) + 3600,
+    )  # fmt: skip
+    for node in market.nodes:
+        (decision,) = node.poll()
+        assert (decision.job_id, decision.accepted) == (cheat, False)
+        assert "the training's noise spends" in decision.reason
+
+
+def test_a_node_confirms_only_what_it_saw(market: Market) -> None:
+    job_id = market.compute.request(
+        "evaluate", market.datasets, model=market.model, payment=10**15,
+        deadline=now(market.chain) + 3600,
+    )  # fmt: skip
+    for node in market.nodes:
+        node.poll()
+    node = market.nodes[0]
+    node.received[job_id] = "ab" * 32
+    lying = json.dumps({"job": job_id, "model": {"digest": "cd" * 32}}).encode()
+    with pytest.raises(ResultMismatch):
+        node.confirm(job_id, lying, b"{}")
+    other = json.dumps({"job": job_id + 1}).encode()
+    with pytest.raises(ResultMismatch):
+        node.confirm(job_id, other, b"{}")
+    assert market.jobs.job(job_id).confirmed == 0
+    # the honest run: every node confirms, the requester reads the metrics
+    market.coordinator.run(job_id, market.nodes)
+    result = market.compute.result(job_id)
+    assert set(result.metrics) == {"accuracy", "loss"}
+    assert result.metrics["accuracy"] > 0.3

@@ -58,7 +58,13 @@ from troika.assets._crypto import Envelope, decrypt_bytes, encrypt_bytes, new_co
 from troika.assets._registry import commitment_cid
 from troika.compute._jobs import ComputeJobs, Job, JobKind, JobStatus, Shares
 from troika.compute._models import Model, model_from_bytes
-from troika.compute._privacy import LocalRelease, StatsQuery, combine, local_release
+from troika.compute._privacy import (
+    LocalRelease,
+    StatsQuery,
+    combine,
+    gaussian_rounds_epsilon,
+    local_release,
+)
 from troika.ipfs import CID
 
 if TYPE_CHECKING:
@@ -84,6 +90,27 @@ _log = logging.getLogger("troika.compute")
 #: Dataset owners 60 %, the model's owner 25 %, the nodes 15 % (no model: 85 / 0 / 15).
 DEFAULT_SHARES = Shares(dataset_owners=6000, model_owner=2500, nodes=1500)
 _NO_MODEL_SHARES = Shares(dataset_owners=8500, model_owner=0, nodes=1500)
+
+
+#: The delta of the (epsilon, delta) a DP training job is accounted at.
+TRAINING_DELTA = 1e-5
+
+
+def training_epsilon(params: TrainParams) -> float:
+    """The epsilon each dataset spends on a training job: 0 without DP noise
+    (nothing is promised, nothing is counted), else the Rényi-DP accountant's
+    figure for its noise multiplier and rounds at :data:`TRAINING_DELTA`.
+
+    Example:
+        >>> from troika.compute._federated import TrainParams
+        >>> training_epsilon(TrainParams(rounds=3))
+        0.0
+        >>> round(training_epsilon(TrainParams(rounds=10, clip_norm=1.0, noise_multiplier=2.0)), 2)
+        8.08
+    """
+    if params.noise_multiplier is None or params.noise_multiplier == 0:
+        return 0.0
+    return gaussian_rounds_epsilon(params.noise_multiplier, params.rounds, TRAINING_DELTA)
 
 
 def _canonical(value: Any) -> bytes:
@@ -383,7 +410,13 @@ class Node:
             if abs(query.epsilon - job.epsilon) > 1e-3:
                 raise InvalidJob("epsilon", job.epsilon, f"the spec spends {query.epsilon}")
         elif job.kind is JobKind.FEDERATED_TRAIN:
-            spec.train_params()
+            needed = training_epsilon(spec.train_params())
+            if needed > job.epsilon + 1e-3:
+                raise InvalidJob(
+                    "epsilon",
+                    job.epsilon,
+                    f"the training's noise spends {needed:.3f} at delta {TRAINING_DELTA}",
+                )
         return spec
 
     def _now(self) -> int:
@@ -685,8 +718,8 @@ class Compute:
         spec = JobSpec(job_kind.label, fields, str(self.identity.did), label)
         if job_kind is JobKind.STATS:
             epsilon = spec.stats_query().epsilon if epsilon is None else epsilon
-        elif job_kind is JobKind.FEDERATED_TRAIN:
-            spec.train_params()
+        elif job_kind is JobKind.FEDERATED_TRAIN and epsilon is None:
+            epsilon = training_epsilon(spec.train_params())
         _pin_block(self.assets.store, spec.to_json())
         return self.jobs.request_job(
             job_kind,
