@@ -24,7 +24,13 @@ def run(script: str, *args: str) -> str:
 
 
 def test_every_example_has_a_test() -> None:
-    tested = {"chain_quickstart.py", "dapp_backend.py", "mint_folder.py", "resolver_service.py"}
+    tested = {
+        "ai_agent.py",
+        "chain_quickstart.py",
+        "dapp_backend.py",
+        "mint_folder.py",
+        "resolver_service.py",
+    }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -87,6 +93,21 @@ def test_resolver_service(tmp_path: Path) -> None:
     ]
     assert lines[7] == "service stopped"
     assert (tmp_path / "serve.log").exists()
+
+
+def test_ai_agent(tmp_path: Path) -> None:
+    lines = run("ai_agent.py", "--home", str(tmp_path)).splitlines()
+    assert lines[0] == "clinic minted #1, encrypted, privacy budget epsilon 2.0"
+    assert lines[1].startswith("agent did:ethr:")
+    assert lines[2] == "its DID document says kind 'agent'; owned by bob: True"
+    assert lines[3].startswith("agent paid 10000000000000000 wei; licensed until ")
+    assert lines[4] == "agent requested job #1: mean of systolic, epsilon 1.0"
+    assert lines[5] == "clinic's node accepted"
+    assert lines[6].startswith("job #1 completed: mean ")
+    assert 110 < float(lines[6].split()[-1]) < 140  # a noisy mean near the true 125-ish
+    assert lines[8] == "budget spent 1.0 of 2.0"
+    assert lines[9] == "clinic withdrew 1000000000000000 wei for the job"
+    assert (tmp_path / "keys" / "bob-agent.json").exists()  # the agent's own key file
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
