@@ -27,6 +27,7 @@ def test_every_example_has_a_test() -> None:
     tested = {
         "ai_agent.py",
         "chain_quickstart.py",
+        "compute_node.py",
         "dapp_backend.py",
         "mint_folder.py",
         "resolver_service.py",
@@ -108,6 +109,20 @@ def test_ai_agent(tmp_path: Path) -> None:
     assert lines[8] == "budget spent 1.0 of 2.0"
     assert lines[9] == "clinic withdrew 1000000000000000 wei for the job"
     assert (tmp_path / "keys" / "bob-agent.json").exists()  # the agent's own key file
+
+
+def test_compute_node(tmp_path: Path) -> None:
+    lines = run("compute_node.py", "--home", str(tmp_path), "--rounds", "2").splitlines()
+    assert lines[0].startswith("3 hospital nodes for datasets [2, 3, 4]")
+    assert lines[1] == "the lab requested job #1 (train, 2 rounds) and job #2 (1 wei)"
+    assert lines[2] == "st-mary's node: job #1 accepted"
+    assert lines[3].startswith("st-mary's node: job #2 refused (payment 1 wei is below")
+    assert lines[4] == "job #1 completed: 3/3 nodes confirmed"
+    assert lines[5] == "the lab's trained model, verified: True"
+    assert lines[6] == "restarted from its state file: 0 new decisions, 2 remembered"
+    # 60 % to three dataset owners and 15 % to three nodes of 0.03 ETH: 0.0075 ETH each
+    assert lines[7] == "st-mary withdrew 7500000000000000 wei (dataset owner and node)"
+    assert (tmp_path / "nodes" / "st-mary.json").is_file()
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
