@@ -660,28 +660,24 @@ TestComputeJobsState.settings = settings(
     "block (Chain._explain_failure), whose timestamp is one block earlier: a revert caused by "
     "reaching a deadline comes back without a reason, or as another error",
 )
-def test_a_revert_at_a_deadline_is_named() -> None:
+def test_a_revert_at_a_deadline_is_named(chain: Chain) -> None:
     """What a requester racing a deadline meets: the estimate passed a block
     earlier, the transaction is mined at the deadline and reverts."""
-    start = market()
-    chain = start.chain
-    chain.w3.testing.revert(start.snapshot)  # type: ignore[attr-defined]
     owner = chain.accounts[1]
-    chain.nonces.forget(owner)
+    registry = AssetRegistry.deploy(chain)
+    (dataset,) = registry.mint_batch(owner, AssetKind.DATASET, [bytes(32)]).token_ids
+    jobs = chain.deploy("ComputeJobs", registry.address, record=False)
     latest = chain.block("latest")
     assert latest is not None
-    deadline = latest.timestamp + 1  # the next block's time: DeadlineInPast
+    deadline = latest.timestamp + 100  # ahead of the wall clock: blocks are parent + 1
+    if chain.is_embedded:  # eth-tester mines a block at deadline - 1: the next is at deadline
+        chain.w3.testing.timeTravel(deadline)  # type: ignore[attr-defined]
+    else:
+        chain.w3.provider.make_request("evm_setNextBlockTimestamp", [deadline])  # type: ignore[arg-type]
+    args = (STATS, [dataset], 0, PARAMS, deadline, 1, (9000, 0, 1000))
     with pytest.raises(ContractReverted) as caught:
-        start.jobs.transact(
-            "requestJob",
-            STATS,
-            [start.datasets[0]],
-            0,
-            PARAMS,
-            deadline,
-            1,
-            (9000, 0, 1000),
-            sender=owner,
-            gas=GAS,
-        )
+        jobs.transact("requestJob", *args, sender=owner, gas=GAS)
+    mined = chain.block("latest")
+    assert mined is not None
+    assert mined.timestamp == deadline  # so it reverted with DeadlineInPast(deadline)
     assert (caught.value.error, caught.value.error_args) == ("DeadlineInPast", (deadline,))
