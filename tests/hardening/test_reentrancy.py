@@ -115,14 +115,10 @@ def market() -> Market:
     registry.grant_license(theirs, attacker.address, in_a_day, sender=owner)
     jobs.transact("setBudget", theirs, 10_000, sender=owner)
     market = Market(chain, registry, jobs, attacker, owner, requester, stranger, theirs, ours)
-    data = market.calldata
-    attacker.transact(
-        "forward",
-        registry.address,
-        _grant(chain, registry, ours, requester, in_a_day),
-        sender=stranger,
-    )
-    attacker.transact("forward", jobs.address, data("setBudget", ours, 10_000), sender=stranger)
+    # the attacker licenses its dataset to the requester and gives it a budget
+    licence = _grant(chain, registry, ours, requester, in_a_day)
+    attacker.transact("forward", registry.address, licence, sender=stranger)
+    market.as_attacker("setBudget", ours, 10_000)
     return market
 
 
