@@ -276,6 +276,12 @@ def test_the_sdks_main_paths_say_no_secret(recorder: Recorder, tmp_path: Path) -
     ]
     assert any(" DEBUG " in line for line in recorder.lines)  # the DEBUG paths did run
     assert [(i, leaks(text, secrets)) for i, text in enumerate(shown) if leaks(text, secrets)] == []
+    # nor is one written anywhere: keystore, blocks, the node's state, as text or raw bytes
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        written = path.read_bytes()
+        raw = [name for name, secret in secrets.items() if isinstance(secret, bytes)]
+        assert [name for name in raw if secrets[name] in written] == [], path
+        assert leaks(written.decode("latin-1"), secrets) == [], path
 
 
 @pytest.fixture
