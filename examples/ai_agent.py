@@ -101,10 +101,9 @@ def run(home: Path) -> None:
         profile = next(
             s.service_endpoint for s in document.service or () if s.type == "TroikaProfile"
         )
+        kind = profile.get("kind") if isinstance(profile, dict) else None
         owner = troika.did_registry.identity_owner(agent.address)
-        print(
-            f"its DID document says kind {profile['kind']!r}; owned by bob: {owner == bob.address}"
-        )
+        print(f"its DID document says kind {kind!r}; owned by bob: {owner == bob.address}")
         troika.fund(agent, ETHER // 10)  # bob gives it an allowance (here from the dev account)
 
         # Buy access: pay, then the clinic grants a licence against the payment.

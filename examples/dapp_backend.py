@@ -36,7 +36,8 @@ from pydantic import BaseModel
 
 from troika import SIWEError, Troika
 from troika.assets import DatasetMetadata, DatasetProperties
-from troika.did import SIWEMessage, verify_siwe
+from troika.chain import Signer
+from troika.did import Identity, SIWEMessage, verify_siwe
 
 DOMAIN = "data.example"
 PASSWORD = "not a real password"  # noqa: S105 - throwaway keys of a throwaway home
@@ -72,7 +73,7 @@ def current_session(
 SignedIn = Annotated[Session, Depends(current_session)]
 
 
-def create_app(troika: Troika, publisher: Any) -> FastAPI:
+def create_app(troika: Troika, publisher: Identity) -> FastAPI:
     """The backend: ``publisher`` is the identity that owns the catalogue and grants licences."""
     app = FastAPI(title="a troika dapp backend")
     nonces: set[str] = set()  # issued, not yet used: each signs in once
@@ -146,7 +147,7 @@ def create_app(troika: Troika, publisher: Any) -> FastAPI:
     return app
 
 
-def personal_sign(signer: Any, text: str) -> str:
+def personal_sign(signer: Signer, text: str) -> str:
     """What a wallet does for ``personal_sign`` (EIP-191), with a troika signer's key."""
     data = text.encode()
     digest = keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
