@@ -138,3 +138,14 @@ def test_existing_key_is_kept(tmp_path: Path) -> None:
     before = (tmp_path / "keys" / "alice.json").read_bytes()
     assert "exists already" in one_line_error(run("keys", "new", "alice", home=tmp_path, env=env))
     assert (tmp_path / "keys" / "alice.json").read_bytes() == before
+
+
+def test_log_level_logs_to_stderr_and_a_bad_one_is_a_usage_error(tmp_path: Path) -> None:
+    logged = run("--log-level", "debug", "chain", "info", "--json", home=tmp_path)
+    assert logged.returncode == 0, logged.stderr
+    assert json.loads(logged.stdout)["embedded"] is True  # stdout stays machine-readable
+    assert " DEBUG " in logged.stderr
+    from_env = run("chain", "info", home=tmp_path, env={"TROIKA_LOG_LEVEL": "INFO"})
+    assert from_env.returncode == 0
+    assert " DEBUG " not in from_env.stderr
+    assert run("--log-level", "loud", "chain", "info", home=tmp_path).returncode == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,8 +68,24 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            envvar="TROIKA_LOG_LEVEL",
+            help="Log to stderr at DEBUG, INFO, WARNING or ERROR (keys are never logged).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """troika: identities, data and model NFTs, and private compute on EVM chains."""
+    if log_level is not None:
+        level = logging.getLevelName(log_level.upper())
+        if not isinstance(level, int):
+            raise typer.BadParameter(f"--log-level {log_level!r}: DEBUG, INFO, WARNING or ERROR")
+        logging.basicConfig(
+            level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 # -- chain -------------------------------------------------------------------
