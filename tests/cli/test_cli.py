@@ -149,3 +149,12 @@ def test_log_level_logs_to_stderr_and_a_bad_one_is_a_usage_error(tmp_path: Path)
     assert from_env.returncode == 0
     assert " DEBUG " not in from_env.stderr
     assert run("--log-level", "loud", "chain", "info", home=tmp_path).returncode == 2
+
+
+def test_debug_adds_the_traceback_to_the_one_line(tmp_path: Path) -> None:
+    plain = run("ipfs", "get", "QmNope", "-o", str(tmp_path / "x"), home=tmp_path)
+    line = one_line_error(plain)
+    debugged = run("--debug", "ipfs", "get", "QmNope", "-o", str(tmp_path / "x"), home=tmp_path)
+    assert debugged.returncode == 1
+    assert "Traceback (most recent call last)" in debugged.stderr
+    assert debugged.stderr.rstrip().endswith(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +69,10 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="On a troika error, print its traceback too."),
+    ] = False,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -79,6 +84,7 @@ def _root(
     ] = None,
 ) -> None:
     """troika: identities, data and model NFTs, and private compute on EVM chains."""
+    _options["debug"] = debug
     if log_level is not None:
         level = logging.getLevelName(log_level.upper())
         if not isinstance(level, int):
@@ -177,6 +183,10 @@ def keys_show(
     _emit(as_json, {"name": info.name, "address": info.address, "path": str(info.path)}, table)
 
 
+# What the root options asked for, read by main() after the command ran.
+_options: dict[str, bool] = {"debug": False}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a troika error prints one line on stderr and exits 1.
 
@@ -188,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except TroikaError as exc:
+        if _options["debug"]:
+            traceback.print_exception(exc, file=sys.stderr)
         sys.stderr.write(f"error: {exc}\n")
         return 1
     return 0
