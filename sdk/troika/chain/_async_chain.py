@@ -380,21 +380,36 @@ class AsyncChain(ChainCore, AsyncClosing):
     async def _explain_failure(
         self, receipt: Receipt, errors: Sequence[Mapping[str, Any]], contract: str | None
     ) -> ContractReverted:
+        traced = await self._traced_revert(receipt)
+        if traced is not None:
+            return revert_from_data(traced, errors, contract=contract, tx_hash=receipt.tx_hash)
         try:
             with translate_errors(self.url, "eth_getTransactionByHash"):
                 tx = await self.w3.eth.get_transaction(receipt.tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             return self._unexplained(receipt, contract)
-        try:
-            with translate_errors(self.url, "eth_call", errors, contract=contract):
-                await self.w3.eth.call(
-                    tx_params(self._replay(tx)), max(receipt.block_number - 1, 0)
+        for block in self._replay_blocks(receipt):
+            try:
+                with translate_errors(self.url, "eth_call", errors, contract=contract):
+                    await self.w3.eth.call(tx_params(self._replay(tx)), block)
+            except ContractReverted as reverted:
+                return revert_from_data(
+                    reverted.data, errors, contract=contract, tx_hash=receipt.tx_hash
                 )
-        except ContractReverted as reverted:
-            return revert_from_data(
-                reverted.data, errors, contract=contract, tx_hash=receipt.tx_hash
-            )
         return self._unexplained(receipt, contract)
+
+    async def _traced_revert(self, receipt: Receipt) -> bytes | None:
+        if self.is_embedded:
+            return None
+        try:
+            with translate_errors(self.url, "debug_traceTransaction"):
+                answer = await self.w3.provider.make_request(
+                    "debug_traceTransaction",
+                    [receipt.tx_hash, {"tracer": "callTracer"}],
+                )
+        except ChainError:
+            return None
+        return self._trace_output(answer.get("result") if isinstance(answer, Mapping) else None)
 
     async def transfer(self, to: str, value: int, *, sender: Sender | None = None) -> Receipt:
         """Send ``value`` wei to ``to``."""

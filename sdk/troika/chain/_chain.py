@@ -407,20 +407,39 @@ class Chain(ChainCore, Closing):
     def _explain_failure(
         self, receipt: Receipt, errors: Sequence[Mapping[str, Any]], contract: str | None
     ) -> ContractReverted:
-        """Replay a mined, reverted transaction as a call to recover its revert data."""
+        """Recover a mined, reverted transaction's revert data: from the node's
+        trace of it where the node has ``debug_traceTransaction`` (anvil,
+        geth), else by replaying it as a call (see :meth:`_replay_blocks`)."""
+        traced = self._traced_revert(receipt)
+        if traced is not None:
+            return revert_from_data(traced, errors, contract=contract, tx_hash=receipt.tx_hash)
         try:
             with translate_errors(self.url, "eth_getTransactionByHash"):
                 tx = self.w3.eth.get_transaction(receipt.tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             return self._unexplained(receipt, contract)
-        try:
-            with translate_errors(self.url, "eth_call", errors, contract=contract):
-                self.w3.eth.call(tx_params(self._replay(tx)), max(receipt.block_number - 1, 0))
-        except ContractReverted as reverted:
-            return revert_from_data(
-                reverted.data, errors, contract=contract, tx_hash=receipt.tx_hash
-            )
+        for block in self._replay_blocks(receipt):
+            try:
+                with translate_errors(self.url, "eth_call", errors, contract=contract):
+                    self.w3.eth.call(tx_params(self._replay(tx)), block)
+            except ContractReverted as reverted:
+                return revert_from_data(
+                    reverted.data, errors, contract=contract, tx_hash=receipt.tx_hash
+                )
         return self._unexplained(receipt, contract)
+
+    def _traced_revert(self, receipt: Receipt) -> bytes | None:
+        if self.is_embedded:
+            return None
+        try:
+            with translate_errors(self.url, "debug_traceTransaction"):
+                answer = self.w3.provider.make_request(
+                    "debug_traceTransaction",  # type: ignore[arg-type]
+                    [receipt.tx_hash, {"tracer": "callTracer"}],
+                )
+        except ChainError:
+            return None
+        return self._trace_output(answer.get("result") if isinstance(answer, Mapping) else None)
 
     def transfer(self, to: str, value: int, *, sender: Sender | None = None) -> Receipt:
         """Send ``value`` wei to ``to``."""

@@ -116,6 +116,26 @@ class ChainCore:
         }
 
     @staticmethod
+    def _trace_output(trace: object) -> bytes | None:
+        """The revert data in a ``callTracer`` trace of a reverted transaction, if any."""
+        if not isinstance(trace, Mapping):
+            return None
+        output = trace.get("output")
+        if not isinstance(output, str) or not trace.get("error"):
+            return None
+        try:
+            return bytes.fromhex(output.removeprefix("0x"))
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _replay_blocks(receipt: Receipt) -> tuple[int, ...]:
+        """Where to replay a reverted transaction: on its parent's state (what
+        it ran on, but at the parent's time), then on its own block's (its
+        time; in a block of several transactions, after the later ones too)."""
+        return (max(receipt.block_number - 1, 0), receipt.block_number)
+
+    @staticmethod
     def _unexplained(receipt: Receipt, contract: str | None) -> ContractReverted:
         return ContractReverted(None, (), b"", contract=contract, tx_hash=receipt.tx_hash)
 
