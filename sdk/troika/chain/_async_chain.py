@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -29,11 +30,13 @@ from troika._errors import (
 from troika.chain._artifacts import Artifact, ArtifactStore
 from troika.chain._core import (
     DEFAULT_PRIORITY_FEE,
+    DEFAULT_RETRIES,
     EMBEDDED_URL,
     ChainCore,
     ContractCore,
     Sender,
     checked_address,
+    read_retries,
     tx_params,
 )
 from troika.chain._deployments import Deployment, Deployments
@@ -118,6 +121,7 @@ class AsyncChain(ChainCore, AsyncClosing):
         *,
         chain_id: int | None = None,
         timeout: float = 10.0,
+        retries: int = DEFAULT_RETRIES,
         receipt_timeout: float = 120.0,
         home: Path | None = None,
         artifacts: ArtifactStore | None = None,
@@ -131,7 +135,9 @@ class AsyncChain(ChainCore, AsyncClosing):
         provider = AsyncHTTPProvider(
             url,
             request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
-            exception_retry_configuration=None,
+            exception_retry_configuration=read_retries(
+                retries, (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+            ),
             cache_allowed_requests=True,
             cacheable_requests={"eth_chainId"},
         )

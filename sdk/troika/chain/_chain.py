@@ -26,11 +26,13 @@ from troika._errors import (
 from troika.chain._artifacts import Artifact, ArtifactStore
 from troika.chain._core import (
     DEFAULT_PRIORITY_FEE,
+    DEFAULT_RETRIES,
     EMBEDDED_URL,
     ChainCore,
     ContractCore,
     Sender,
     checked_address,
+    read_retries,
     tx_params,
 )
 from troika.chain._deployments import Deployment, Deployments
@@ -105,6 +107,7 @@ class Chain(ChainCore, Closing):
         *,
         chain_id: int | None = None,
         timeout: float = 10.0,
+        retries: int = DEFAULT_RETRIES,
         receipt_timeout: float = 120.0,
         home: Path | None = None,
         artifacts: ArtifactStore | None = None,
@@ -115,6 +118,9 @@ class Chain(ChainCore, Closing):
             url: the node's HTTP JSON-RPC URL.
             chain_id: if given, the node must serve this chain.
             timeout: seconds for one request.
+            retries: how many times a read (never a send) is retried after a
+                connection error or a timeout, with exponential backoff from
+                0.25 s; then the error is raised.
             receipt_timeout: default seconds to wait for a transaction receipt.
             home: where the deployments record lives (the settings' home).
             artifacts: where compiled contracts are found.
@@ -128,7 +134,9 @@ class Chain(ChainCore, Closing):
             url,
             request_kwargs={"timeout": timeout},
             session=session,
-            exception_retry_configuration=None,
+            exception_retry_configuration=read_retries(
+                retries, (requests.ConnectionError, requests.Timeout)
+            ),
             # web3 validates every call and send against eth_chainId; a node
             # does not change chains under a connection, so ask once.
             cache_allowed_requests=True,

@@ -18,6 +18,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.address import is_address, to_checksum_address
+from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST, ExceptionRetryConfiguration
 from web3.types import TxParams
 
 from troika._errors import ChainError, ContractReverted, InvalidContractCall
@@ -37,6 +38,38 @@ Sender: TypeAlias = Signer | str
 
 #: 1 gwei, the priority fee when the node has no eth_maxPriorityFeePerGas.
 DEFAULT_PRIORITY_FEE = 10**9
+
+
+#: How many times a read is retried after a connection error or timeout.
+DEFAULT_RETRIES = 3
+
+
+def read_retries(
+    retries: int, errors: tuple[type[BaseException], ...]
+) -> ExceptionRetryConfiguration | None:
+    """web3's retry settings for ``retries`` retries of reads only (never a
+    send: a retried send could be sent twice), with backoff from 0.25 s.
+
+    Example:
+        >>> read_retries(0, (ConnectionError,)) is None
+        True
+        >>> "eth_sendRawTransaction" in read_retries(3, (ConnectionError,)).method_allowlist
+        False
+    """
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ChainError(f"retries={retries!r}: a whole number >= 0")
+    if retries == 0:
+        return None
+    return ExceptionRetryConfiguration(
+        errors=errors,
+        retries=retries + 1,  # web3 counts attempts, the first included
+        backoff_factor=0.25,
+        method_allowlist=[
+            method
+            for method in REQUEST_RETRY_ALLOWLIST
+            if method.startswith(("eth_", "net_")) and "send" not in method.lower()
+        ],
+    )
 
 
 def checked_address(value: object, what: str = "address") -> str:
