@@ -63,6 +63,7 @@ TroikaError
  │    ├── NoKeyAgreementKey                 the DID publishes no X25519 key to encrypt to: .did
  │    ├── NotEntitled                       no content key for the caller: .token_id, .did
  │    ├── DecryptionError                   tampered or truncated ciphertext or envelope: .reason
+ │    ├── MintPending                       an earlier mint is still unmined: .account, .pending
  │    └── AssetPermissionDenied             not owner/minter, or no funds: .account, .reason
  └── ComputeError
       ├── InvalidJob (ValueError)           unknown kind, malformed parameters: .field, .value
@@ -132,6 +133,7 @@ __all__ = [
     "KuboAPIError",
     "MetadataMismatch",
     "MethodNotSupported",
+    "MintPending",
     "NoKeyAgreementKey",
     "NotAFile",
     "NotEntitled",
@@ -921,3 +923,17 @@ class JobFailed(ComputeError):
         self.reason = reason
         what = f"job {job_id!r}" if job_id is not None else "the job"
         super().__init__(f"{what} failed: {reason}")
+
+
+class MintPending(AssetError):
+    """The minter's earlier transactions are still unmined: minting now could
+    mint the same content twice, so nothing is sent; retry once they are mined."""
+
+    def __init__(self, account: str, pending: int, timeout: float) -> None:
+        self.account = account
+        self.pending = pending
+        self.timeout = timeout
+        super().__init__(
+            f"{account!r} has {pending!r} transaction(s) still unmined after {timeout!r} s; "
+            "nothing was minted, retry once they are mined"
+        )

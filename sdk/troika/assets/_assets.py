@@ -729,6 +729,10 @@ class Assets:
                 self._prepare(request, metadata, to, party, kind, index, len(requests), progress)
             )
         _check_pins(plan.prepared, self.store.pins())
+        # An earlier attempt's transaction still unmined would be missed below.
+        self.registry.wait_settled(
+            self.minter if isinstance(self.minter, str) else self.minter.address
+        )
         batches = plan.batches(batch_size)
         for number, ((to, royalty, parents), items) in enumerate(batches):
             todo = plan.todo(to, items, self.registry.minted_commitments(to))

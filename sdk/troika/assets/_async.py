@@ -20,13 +20,20 @@ import asyncio
 import datetime as dt
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from troika._contracts import AsyncContractWrapper
-from troika._errors import AssetPermissionDenied, ContentChanged, InvalidAssetArgument, NotEntitled
+from troika._errors import (
+    AssetPermissionDenied,
+    ContentChanged,
+    InvalidAssetArgument,
+    MintPending,
+    NotEntitled,
+)
 from troika.assets._assets import (
     DEFAULT_BATCH_SIZE,
     Asset,
@@ -74,6 +81,7 @@ from troika.assets._registry import (
     _minted_batch,
     _sent_by,
     _transfer_call,
+    _unmined,
     commitment_cid,
 )
 from troika.did import DID, AsyncEthrResolver, AsyncResolver, EthrNetwork, Identity
@@ -239,6 +247,26 @@ class AsyncAssetRegistry(AsyncContractWrapper):
         """True if ``account`` may mint."""
         role = bytes(await self._call("MINTER_ROLE"))
         return bool(await self._call("hasRole", role, account))
+
+    async def wait_settled(self, account: str, *, timeout: float | None = None) -> None:
+        """Wait until ``account`` has no unmined transactions (see
+        :meth:`AssetRegistry.wait_settled`).
+
+        Raises:
+            MintPending: some are still unmined after ``timeout``.
+        """
+        limit = self.chain.receipt_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            pending = _unmined(
+                await self.chain.w3.eth.get_transaction_count(account, "pending"),  # type: ignore[arg-type]
+                await self.chain.w3.eth.get_transaction_count(account, "latest"),  # type: ignore[arg-type]
+            )
+            if pending == 0:
+                return
+            if time.monotonic() >= deadline:
+                raise MintPending(account, pending, limit)
+            await asyncio.sleep(self.chain.poll_interval)
 
     # -- changes --------------------------------------------------------------------
 
@@ -577,6 +605,9 @@ class AsyncAssets:
             )
         _check_pins(plan.prepared, await self.store.pins())
         registry = await self.registry()
+        await registry.wait_settled(
+            _address_of(self.minter) if self.minter is not None else await self.sender_address()
+        )
         batches = plan.batches(batch_size)
         for number, ((to, royalty, parents), items) in enumerate(batches):
             todo = plan.todo(to, items, await registry.minted_commitments(to))

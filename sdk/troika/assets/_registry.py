@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from troika._errors import (
     AssetPermissionDenied,
     ContractReverted,
     InvalidAssetArgument,
+    MintPending,
     TransactionRejected,
 )
 from troika.ipfs import CID, Multihash
@@ -104,6 +106,11 @@ _INVALID = {
     "LicenseExpiryInPast": ("expiry", "a licence must end after the latest block's time"),
     "NoLicense": ("account", "holds no unexpired licence to revoke"),
 }
+
+
+def _unmined(pending: int, latest: int) -> int:
+    """How many of an account's transactions are sent but not yet mined."""
+    return max(int(pending) - int(latest), 0)
 
 
 def _sent_by(owner: str) -> dict[str, Any]:
@@ -347,6 +354,30 @@ class AssetRegistry(ContractWrapper):
         """True if ``account`` may mint."""
         role = bytes(self._call("MINTER_ROLE"))
         return bool(self._call("hasRole", role, account))
+
+    def wait_settled(self, account: str, *, timeout: float | None = None) -> None:
+        """Wait until ``account`` has no unmined transactions, at most ``timeout``
+        seconds (the chain's receipt timeout by default).
+
+        A mint looks on chain for what an earlier attempt minted; a transaction
+        of that attempt still unmined would be missed, and its content minted
+        twice. So a mint first waits for the minter's transactions to settle.
+
+        Raises:
+            MintPending: some are still unmined after ``timeout``.
+        """
+        limit = self.chain.receipt_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            pending = _unmined(
+                self.chain.w3.eth.get_transaction_count(account, "pending"),  # type: ignore[arg-type]
+                self.chain.w3.eth.get_transaction_count(account, "latest"),  # type: ignore[arg-type]
+            )
+            if pending == 0:
+                return
+            if time.monotonic() >= deadline:
+                raise MintPending(account, pending, limit)
+            time.sleep(self.chain.poll_interval)
 
     # -- changes --------------------------------------------------------------------
 
