@@ -30,6 +30,7 @@ from troika._errors import (
     NotEntitled,
     PathNotFound,
 )
+from troika._files import write_json_atomically
 from troika.assets._crypto import (
     CIPHER,
     EncryptingReader,
@@ -174,10 +175,7 @@ class _Journal:
             self._entries[intent] = entry
             if self.path is None:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(self._entries, sort_keys=True), encoding="utf-8")
-            temporary.replace(self.path)
+            write_json_atomically(self.path, self._entries)
 
 
 class _HashingReader(io.RawIOBase):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from troika._files import write_json_atomically
 
 __all__ = ["Deployment", "Deployments"]
 
@@ -57,11 +58,8 @@ class Deployments:
             self._entries[deployment.name] = deployment
             if self.path is None:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             data = {
                 name: {k: v for k, v in asdict(entry).items() if k != "name"}
-                for name, entry in sorted(self._entries.items())
+                for name, entry in self._entries.items()
             }
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(self.path)
+            write_json_atomically(self.path, data, indent=2)

@@ -54,6 +54,7 @@ from troika._errors import (
     PaymentTooLow,
     ResultMismatch,
 )
+from troika._files import write_json_atomically
 from troika.assets._crypto import Envelope, decrypt_bytes, encrypt_bytes, new_content_key
 from troika.assets._registry import commitment_cid
 from troika.compute._jobs import ComputeJobs, Job, JobKind, JobStatus, Shares
@@ -317,10 +318,7 @@ class Node:
     def _save(self) -> None:
         if self._state_path is None:
             return
-        self._state_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self._state, sort_keys=True), encoding="utf-8")
-        temporary.replace(self._state_path)
+        write_json_atomically(self._state_path, self._state)
 
     def decisions(self) -> list[NodeDecision]:
         """Every decision this node made, oldest first."""
