@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -72,6 +73,30 @@ def _as_labels(y: npt.ArrayLike, n: int) -> FloatArray:
     if labels.shape != (n,) or not np.isin(labels, (0.0, 1.0)).all():
         raise ValueError(f"y must be {n} labels in {{0, 1}}")
     return labels
+
+
+def _evaluate(p: FloatArray, y: npt.ArrayLike) -> dict[str, float]:
+    labels = _as_labels(y, p.shape[0])
+    if p.shape[0] == 0:
+        raise ValueError("cannot evaluate on no examples")
+    eps = 1e-12
+    loss = -np.mean(labels * np.log(p + eps) + (1.0 - labels) * np.log(1.0 - p + eps))
+    return {"accuracy": float(np.mean((p >= 0.5) == (labels == 1.0))), "loss": float(loss)}
+
+
+def _batches(
+    n: int, epochs: int, batch_size: int | None, seed: int
+) -> Iterator[npt.NDArray[np.intp]]:
+    """The row indices of each gradient step: full batches in order when
+    ``batch_size`` is None, else mini-batches in an order shuffled from ``seed``."""
+    if n == 0:
+        raise ValueError("cannot train on no examples")
+    step = n if batch_size is None else batch_size
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = np.arange(n) if batch_size is None else rng.permutation(n)
+        for start in range(0, n, step):
+            yield order[start : start + step]
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,14 +212,7 @@ class LogisticRegressionModel:
 
     def evaluate(self, x: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
         """Accuracy and mean log loss on ``(x, y)``."""
-        p = self.predict_proba(x)
-        labels = _as_labels(y, p.shape[0])
-        if p.shape[0] == 0:
-            raise ValueError("cannot evaluate on no examples")
-        eps = 1e-12
-        loss = -np.mean(labels * np.log(p + eps) + (1.0 - labels) * np.log(1.0 - p + eps))
-        accuracy = np.mean((p >= 0.5) == (labels == 1.0))
-        return {"accuracy": float(accuracy), "loss": float(loss)}
+        return _evaluate(self.predict_proba(x), y)
 
     def train(
         self,
@@ -219,29 +237,12 @@ class LogisticRegressionModel:
         """
         features = _as_features(x, self.n_features)
         labels = _as_labels(y, features.shape[0])
-        n = features.shape[0]
-        if n == 0:
-            raise ValueError("cannot train on no examples")
         weights, bias = self.weights.copy(), self.bias
-        step = n if batch_size is None else batch_size
-        rng = np.random.default_rng(seed)
-        for _ in range(epochs):
-            order = np.arange(n) if batch_size is None else rng.permutation(n)
-            for start in range(0, n, step):
-                rows = order[start : start + step]
-                error = _sigmoid(features[rows] @ weights + bias) - labels[rows]
-                weights -= learning_rate * (features[rows].T @ error) / rows.size
-                bias -= learning_rate * float(error.mean())
+        for rows in _batches(features.shape[0], epochs, batch_size, seed):
+            error = _sigmoid(features[rows] @ weights + bias) - labels[rows]
+            weights -= learning_rate * (features[rows].T @ error) / rows.size
+            bias -= learning_rate * float(error.mean())
         return LogisticRegressionModel(weights, bias)
-
-
-def _evaluate(p: FloatArray, y: npt.ArrayLike) -> dict[str, float]:
-    labels = _as_labels(y, p.shape[0])
-    if p.shape[0] == 0:
-        raise ValueError("cannot evaluate on no examples")
-    eps = 1e-12
-    loss = -np.mean(labels * np.log(p + eps) + (1.0 - labels) * np.log(1.0 - p + eps))
-    return {"accuracy": float(np.mean((p >= 0.5) == (labels == 1.0))), "loss": float(loss)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,24 +382,16 @@ class MLPModel:
         :meth:`LogisticRegressionModel.train` for the arguments."""
         features = _as_features(x, self.n_features)
         labels = _as_labels(y, features.shape[0])
-        n = features.shape[0]
-        if n == 0:
-            raise ValueError("cannot train on no examples")
         w1, b1, w2, b2 = self.w1.copy(), self.b1.copy(), self.w2.copy(), self.b2
-        step = n if batch_size is None else batch_size
-        rng = np.random.default_rng(seed)
-        for _ in range(epochs):
-            order = np.arange(n) if batch_size is None else rng.permutation(n)
-            for start in range(0, n, step):
-                rows = order[start : start + step]
-                xb = features[rows]
-                hidden = np.tanh(xb @ w1 + b1)
-                error = (_sigmoid(hidden @ w2 + b2) - labels[rows]) / rows.size
-                back = np.outer(error, w2) * (1.0 - hidden**2)
-                w2 = w2 - learning_rate * (hidden.T @ error)
-                b2 -= learning_rate * float(error.sum())
-                w1 = w1 - learning_rate * (xb.T @ back)
-                b1 = b1 - learning_rate * back.sum(axis=0)
+        for rows in _batches(features.shape[0], epochs, batch_size, seed):
+            xb = features[rows]
+            hidden = np.tanh(xb @ w1 + b1)
+            error = (_sigmoid(hidden @ w2 + b2) - labels[rows]) / rows.size
+            back = np.outer(error, w2) * (1.0 - hidden**2)
+            w2 = w2 - learning_rate * (hidden.T @ error)
+            b2 -= learning_rate * float(error.sum())
+            w1 = w1 - learning_rate * (xb.T @ back)
+            b1 = b1 - learning_rate * back.sum(axis=0)
         return MLPModel(w1, b1, w2, b2)
 
 
