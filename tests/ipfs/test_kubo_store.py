@@ -8,9 +8,7 @@ start it again on the same repo.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests._services import Kubo, free_port
+from tests.ipfs._crashing_kubo import MIB, RestartableKubo, kill
 from tests.ipfs._kubo_cli import only_hash, standalone_repo
 from tests.ipfs._store_contract import PinningStoreContract, SyncOverAsync
 from troika._errors import IPFSUnavailable, KuboAPIError
@@ -33,16 +32,6 @@ from troika.ipfs import (
 )
 
 pytestmark = pytest.mark.kubo
-
-MIB = 1024 * 1024
-
-
-class RestartableKubo(Kubo):
-    """A Kubo that can be started again on the repo it made the first time."""
-
-    def prepare(self) -> None:
-        if not (self.ipfs_path / "config").exists():
-            super().prepare()
 
 
 @pytest.fixture(scope="class")
@@ -176,31 +165,6 @@ def test_async_add_gives_kubos_cid(kubo: Kubo, folder: Path) -> None:
 
 
 # -- a node killed mid-upload ---------------------------------------------------------
-
-
-@pytest.fixture
-def big_file(tmp_path: Path) -> Path:
-    path = tmp_path / "big.bin"
-    with path.open("wb") as file:
-        for block in range(64):
-            file.write(random.Random(block).randbytes(MIB))
-    return path
-
-
-@pytest.fixture
-def crashing_kubo(tmp_path: Path) -> Iterator[RestartableKubo]:
-    node = RestartableKubo(offline=True, workdir=tmp_path / "kubo")
-    node.start()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-def kill(node: Kubo) -> None:
-    assert node.pid is not None
-    os.kill(node.pid, signal.SIGKILL)
-    node.stop()  # reaps the process
 
 
 def test_node_killed_mid_upload_fails_cleanly_and_nothing_is_pinned(

@@ -15,16 +15,15 @@ import asyncio
 import io
 import os
 import random
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests._services import Kubo
+from tests.ipfs._crashing_kubo import MIB, RestartableKubo, kill
 from tests.ipfs._kubo_cli import only_hash, standalone_repo
 from troika._errors import IPFSUnavailable, PathError
 from troika.ipfs import (
@@ -45,7 +44,6 @@ from troika.ipfs._importer import _FileHasher, _resolve
 
 pytestmark = pytest.mark.kubo
 
-MIB = 1024 * 1024
 SHORT = 1000  # the most bytes a test stream returns from one read
 
 
@@ -242,37 +240,6 @@ def test_a_stream_that_returns_text_is_a_type_error(tmp_path: Path) -> None:
 
 
 # -- a node killed mid-upload of a stream ----------------------------------------------------
-
-
-class RestartableKubo(Kubo):
-    def prepare(self) -> None:
-        if not (self.ipfs_path / "config").exists():
-            super().prepare()
-
-
-@pytest.fixture
-def crashing_kubo(tmp_path: Path) -> Iterator[RestartableKubo]:
-    node = RestartableKubo(offline=True, workdir=tmp_path / "kubo")
-    node.start()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture
-def big_file(tmp_path: Path) -> Path:
-    path = tmp_path / "big.bin"
-    with path.open("wb") as file:
-        for block in range(64):
-            file.write(random.Random(block).randbytes(MIB))
-    return path
-
-
-def kill(node: Kubo) -> None:
-    assert node.pid is not None
-    os.kill(node.pid, signal.SIGKILL)
-    node.stop()
 
 
 class Unseekable(io.RawIOBase):
