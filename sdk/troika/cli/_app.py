@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import traceback
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from troika._config import Settings, load_settings
@@ -23,7 +21,7 @@ from troika.cli._compute import compute_app
 from troika.cli._demo import demo
 from troika.cli._did import did_app
 from troika.cli._ipfs import ipfs_app
-from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, password
+from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, emit, password
 
 __all__ = ["app", "main"]
 
@@ -46,15 +44,6 @@ app.add_typer(asset_app, name="asset")
 app.add_typer(compute_app, name="compute")
 ipfs_app.add_typer(car_app, name="car")
 app.command("demo")(demo)
-
-_out = Console(highlight=False)
-
-
-def _emit(as_json: bool, data: dict[str, Any], table: Table | str) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
-    else:
-        _out.print(table)
 
 
 def _version(value: bool) -> None:
@@ -126,7 +115,7 @@ def chain_info(
     table.add_row("block", str(data["block"]))
     for address, wei in balances.items():
         table.add_row("account", f"{address}  {wei / 10**18:,.4f} ETH")
-    _emit(as_json, data, table)
+    emit(as_json, data, table)
 
 
 # -- keys --------------------------------------------------------------------
@@ -149,7 +138,7 @@ def keys_new(
     """Create a key, encrypted (keystore v3, scrypt) under the troika home."""
     store = _keystore(home)
     info = store.new(name, password(password_file, confirm=True))
-    _emit(
+    emit(
         as_json,
         {"name": info.name, "address": info.address, "path": str(info.path)},
         f"created key [bold]{info.name}[/] {info.address}\n  {info.path}",
@@ -165,7 +154,7 @@ def keys_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
     table.add_column("address")
     for info in infos:
         table.add_row(info.name, info.address or "(not in the file)")
-    _emit(as_json, {"keys": [{"name": i.name, "address": i.address} for i in infos]}, table)
+    emit(as_json, {"keys": [{"name": i.name, "address": i.address} for i in infos]}, table)
 
 
 @keys_app.command("show")
@@ -180,7 +169,7 @@ def keys_show(
     table.add_row("name", info.name)
     table.add_row("address", info.address or "(not in the file)")
     table.add_row("file", str(info.path))
-    _emit(as_json, {"name": info.name, "address": info.address, "path": str(info.path)}, table)
+    emit(as_json, {"name": info.name, "address": info.address, "path": str(info.path)}, table)
 
 
 # What the root options asked for, read by main() after the command ran.

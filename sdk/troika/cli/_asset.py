@@ -9,10 +9,8 @@ for a Kubo node, else the local store under the troika home).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from troika.cli._ipfs import _progress_bar
-from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, password
+from troika.cli._options import (
+    HomeOption,
+    JsonOption,
+    PasswordFileOption,
+    emit,
+    fields_table,
+    password,
+)
 
 if TYPE_CHECKING:
     from troika.assets import Assets, MintProgress
@@ -68,8 +73,7 @@ def _assets(
     from troika._config import load_settings
     from troika.assets import AssetRegistry, Assets
     from troika.chain import Chain, Keystore
-    from troika.did import Identity, ethr_did
-    from troika.did._identity import x25519_private_key
+    from troika.did import Identity
     from troika.ipfs import KuboStore, LocalStore
 
     settings = load_settings(home=home, rpc_url=rpc, ipfs_api=ipfs)
@@ -77,15 +81,7 @@ def _assets(
     identity = None
     if key is not None:
         signer = Keystore(settings.home).unlock(key, password(password_file, confirm=False))
-        identity = Identity(
-            name=key,
-            kind="person",
-            did=ethr_did(signer.address, chain.chain_id),
-            signer=signer,
-            controller=None,
-            capabilities=(),
-            _x25519=x25519_private_key(signer),
-        )
+        identity = Identity.of(signer, chain.chain_id, name=key)
     store = (
         KuboStore(settings.ipfs_api) if settings.ipfs_api else LocalStore(settings.home / "ipfs")
     )
@@ -114,13 +110,6 @@ def _expiry(text: str) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-def _print(as_json: bool, data: dict[str, Any], table: Table | str) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
-    else:
-        _out.print(table)
-
-
 def _mint(
     kind: str,
     path: Path,
@@ -147,7 +136,7 @@ def _mint(
         else:
             bar.update(task, description=f"minting {path.name}")
 
-    with _assets(**connection, deploy=True) as assets, bar if bar is not None else _nothing():
+    with _assets(**connection, deploy=True) as assets, bar if bar is not None else nullcontext():
         if bar is not None:
             task = bar.add_task(f"pinning {path.name}", total=None)
         if kind == "dataset":
@@ -171,17 +160,14 @@ def _mint(
         "envelope": str(minted.envelope_cid) if minted.envelope_cid else None,
         "tx_hash": minted.tx_hash,
     }
-    table = Table(title=f"minted {kind} {minted.token_id}", show_header=False)
-    for name, value in data.items():
-        table.add_row(
-            name, "(already minted)" if value is None and name == "tx_hash" else str(value)
-        )
-    _print(as_json, data, table)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+    table = fields_table(
+        f"minted {kind} {minted.token_id}",
+        data,
+        show=lambda name, value: (
+            "(already minted)" if value is None and name == "tx_hash" else str(value)
+        ),
+    )
+    emit(as_json, data, table)
 
 
 NameOption = Annotated[str, typer.Option("--name", help="The asset's name.")]
@@ -317,10 +303,7 @@ def show(
         "royalty_bps": asset.royalty_bps,
         "royalty_receiver": asset.royalty_receiver,
     }
-    table = Table(title=f"asset {token_id}", show_header=False)
-    for name, value in data.items():
-        table.add_row(name, str(value))
-    _print(as_json, data, table)
+    emit(as_json, data, fields_table(f"asset {token_id}", data))
 
 
 @asset_app.command("list")
@@ -347,7 +330,7 @@ def list_assets(
     table.add_column("token")
     for token in tokens:
         table.add_row(str(token))
-    _print(as_json, {"owner": address, "tokens": tokens}, table)
+    emit(as_json, {"owner": address, "tokens": tokens}, table)
 
 
 @license_app.command("grant")
@@ -372,7 +355,7 @@ def license_grant(
         "until": expiry.isoformat(),
         "tx_hash": tx_hash,
     }
-    _print(as_json, data, f"licensed token {token_id} to {licensee} until {expiry.isoformat()}")
+    emit(as_json, data, f"licensed token {token_id} to {licensee} until {expiry.isoformat()}")
 
 
 @license_app.command("revoke")
@@ -390,7 +373,7 @@ def license_revoke(
     with _assets(rpc, ipfs, home, key, password_file) as assets:
         tx_hash = assets.revoke_license(token_id, licensee)
     data = {"token_id": token_id, "licensee": licensee, "tx_hash": tx_hash}
-    _print(as_json, data, f"revoked the licence of {licensee} on token {token_id}")
+    emit(as_json, data, f"revoked the licence of {licensee} on token {token_id}")
 
 
 @asset_app.command("fetch")
@@ -407,4 +390,4 @@ def fetch(
     """Write the token's content to OUTPUT, verified, and decrypted with the --key's DID key."""
     with _assets(rpc, ipfs, home, key, password_file) as assets:
         written = assets.fetch(token_id, output)
-    _print(as_json, {"token_id": token_id, "path": str(written)}, str(written))
+    emit(as_json, {"token_id": token_id, "path": str(written)}, str(written))

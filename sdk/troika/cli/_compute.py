@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from troika.cli._asset import IpfsOption, KeyOption, RpcOption, _assets
-from troika.cli._options import HomeOption, JsonOption, PasswordFileOption
+from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, emit, fields_table
 
 if TYPE_CHECKING:
     from troika.compute._jobs import ComputeJobs
@@ -34,13 +33,6 @@ compute_app = typer.Typer(
 )
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
-
-
-def _print(as_json: bool, data: dict[str, Any], table: Table | str) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
-    else:
-        _out.print(table)
 
 
 @contextmanager
@@ -112,7 +104,7 @@ def request(
             deadline=start + 60 * minutes,
             epsilon=epsilon,
         )
-    _print(as_json, {"job_id": job_id, "kind": kind}, f"requested job {job_id}")
+    emit(as_json, {"job_id": job_id, "kind": kind}, f"requested job {job_id}")
 
 
 @compute_app.command("status")
@@ -140,10 +132,7 @@ def status(
         "confirmed": job.confirmed,
         "result_digest": job.result_digest.hex(),
     }
-    table = Table(title=f"job {job_id}", show_header=False)
-    for name, value in data.items():
-        table.add_row(name, str(value))
-    _print(as_json, data, table)
+    emit(as_json, data, fields_table(f"job {job_id}", data))
 
 
 @compute_app.command("result")
@@ -175,10 +164,7 @@ def result(
         output.write_bytes(outcome.model.to_bytes())
         output.chmod(0o600)
         data["model"] = str(output)
-    table = Table(title=f"job {job_id} result", show_header=False)
-    for name, value in data.items():
-        table.add_row(name, str(value))
-    _print(as_json, data, table)
+    emit(as_json, data, fields_table(f"job {job_id} result", data))
 
 
 class _DatasetEntry(BaseModel):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,7 +161,7 @@ def ipfs_add(
         "follow_symlinks": dereference_symlinks,
     }
     try:
-        with bar if bar is not None else _nothing():
+        with bar if bar is not None else nullcontext():
             if bar is not None:
                 task = bar.add_task(f"adding {path.name}", total=None)
             if to == "local":
@@ -212,8 +211,3 @@ def ipfs_get(
         sys.stdout.write(json.dumps({"cid": str(root), "path": str(written)}) + "\n")
     else:
         sys.stdout.write(f"{written}\n")
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

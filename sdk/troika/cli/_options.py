@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 __all__ = [
     "ChunkSizeOption",
@@ -20,6 +24,8 @@ __all__ = [
     "PasswordFileOption",
     "ProfileOption",
     "RawLeavesOption",
+    "emit",
+    "fields_table",
     "password",
 ]
 
@@ -95,3 +101,24 @@ PasswordFileOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+_out = Console(highlight=False)
+
+
+def emit(as_json: bool, data: Mapping[str, Any], rendered: Table | str) -> None:
+    """Print ``data`` as one JSON object for scripts, else ``rendered`` for people."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
+    else:
+        _out.print(rendered)
+
+
+def fields_table(
+    title: str, data: Mapping[str, Any], *, show: Callable[[str, Any], str] | None = None
+) -> Table:
+    """A two-column table of ``data``'s fields (``show(name, value)`` renders a value)."""
+    table = Table(title=title, show_header=False)
+    for name, value in data.items():
+        table.add_row(name, show(name, value) if show is not None else str(value))
+    return table

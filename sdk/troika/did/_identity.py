@@ -86,6 +86,35 @@ class Identity:
     def __repr__(self) -> str:
         return f"Identity(name={self.name!r}, kind={self.kind!r}, did={str(self.did)!r})"
 
+    @classmethod
+    def of(
+        cls,
+        signer: Signer,
+        chain_id: int,
+        *,
+        name: str,
+        kind: IdentityKind = "person",
+        controller: DID | None = None,
+        capabilities: Sequence[str] = (),
+    ) -> Identity:
+        """The identity of an unlocked account key on a chain (nothing is sent).
+
+        Example:
+            >>> from troika.chain import Chain
+            >>> me = Identity.of(Chain.embedded().dev_signers[0], 31337, name="dev")
+            >>> str(me.did).startswith("did:ethr:0x7a69:0x")
+            True
+        """
+        return cls(
+            name=name,
+            kind=kind,
+            did=ethr_did(signer.address, chain_id),
+            signer=signer,
+            controller=controller,
+            capabilities=tuple(capabilities),
+            _x25519=x25519_private_key(signer),
+        )
+
     @property
     def key_agreement_public(self) -> bytes:
         """The raw X25519 public key published on the DID document."""
@@ -143,9 +172,6 @@ class Identities:
         self.keystore = keystore
         self.registry = registry or EthrRegistry.at(chain)
         self.relayer = relayer
-
-    def _did(self, address: str) -> DID:
-        return ethr_did(address, self.chain.chain_id)
 
     def create(
         self,
@@ -223,12 +249,11 @@ class Identities:
         controller: Identity | None,
         capabilities: Sequence[str],
     ) -> Identity:
-        return Identity(
+        return Identity.of(
+            signer,
+            self.chain.chain_id,
             name=name,
             kind=kind,
-            did=self._did(signer.address),
-            signer=signer,
             controller=controller.did if controller is not None else None,
-            capabilities=tuple(capabilities),
-            _x25519=x25519_private_key(signer),
+            capabilities=capabilities,
         )
