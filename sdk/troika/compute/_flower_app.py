@@ -86,8 +86,16 @@ def _load_shard(path: str) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(shard["X"], dtype=np.float64), np.asarray(shard["y"], dtype=np.float64)
 
 
-def _flat(model: Model) -> np.ndarray:
-    return np.concatenate([a.reshape(-1) for a in model.to_arrays()])
+def _flat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([a.reshape(-1) for a in arrays])
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a ``.partial`` sibling, so readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 def _dp_update(
@@ -104,8 +112,9 @@ def _dp_update(
     """
     if clip_norm is None:
         return trained
-    start = _flat(received)
-    update = _flat(trained) - start
+    arrays = received.to_arrays()
+    start = _flat(arrays)
+    update = _flat(trained.to_arrays()) - start
     norm = float(np.linalg.norm(update))
     if norm > clip_norm:
         update *= clip_norm / norm
@@ -113,11 +122,10 @@ def _dp_update(
         std = noise_multiplier * clip_norm / np.sqrt(num_nodes)
         update += np.random.default_rng().normal(0.0, std, size=update.shape)
     new = start + update
-    shapes = [a.shape for a in received.to_arrays()]
-    offsets = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes])
+    offsets = np.cumsum([0] + [a.size for a in arrays])
     arrays = [
-        new[a:b].reshape(shape)
-        for a, b, shape in zip(offsets[:-1], offsets[1:], shapes, strict=True)
+        new[lo:hi].reshape(a.shape)
+        for lo, hi, a in zip(offsets[:-1], offsets[1:], arrays, strict=True)
     ]
     return model_from_arrays(received.spec, arrays)
 
@@ -131,13 +139,10 @@ class _Owner(NumPyClient):
 
     def fit(self, parameters: NDArrays, config: dict[str, Scalar]) -> tuple[NDArrays, int, Any]:
         x, y = _load_shard(self.shard)
-        spec = json.loads(str(config["model-spec"]))
-        if config["troika-mode"] == "evaluate":
-            model = model_from_arrays(spec, parameters)
-            metrics = model.evaluate(x, y)
-            return [np.array([metrics["accuracy"], metrics["loss"]])], len(y), {}
-        received = model_from_arrays(spec, parameters)
+        received = model_from_arrays(json.loads(str(config["model-spec"])), parameters)
         before = received.evaluate(x, y)
+        if config["troika-mode"] == "evaluate":
+            return [np.array([before["accuracy"], before["loss"]])], len(y), {}
         batch = int(config["batch-size"])
         trained = received.train(
             x,
@@ -158,11 +163,8 @@ class _Owner(NumPyClient):
     ) -> tuple[float, int, dict[str, Scalar]]:
         digest = model_from_arrays(json.loads(str(config["model-spec"])), parameters).digest()
         if self.receipt:
-            receipt = Path(self.receipt)
-            receipt.parent.mkdir(parents=True, exist_ok=True)
-            partial = receipt.with_name(receipt.name + ".partial")
-            partial.write_text(json.dumps({"round": int(config["round"]), "digest": digest}))
-            partial.replace(receipt)
+            receipt = {"round": int(config["round"]), "digest": digest}
+            _write_atomically(Path(self.receipt), json.dumps(receipt))
         return 0.0, 1, {"digest": digest}
 
 
@@ -337,11 +339,7 @@ def _wait_for_nodes(grid: Grid, nodes: int, timeout: float) -> None:
 
 
 def _write_result(folder: str, result: dict[str, Any]) -> None:
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    partial = path / "result.json.partial"
-    partial.write_text(json.dumps(result, sort_keys=True))
-    partial.replace(path / "result.json")
+    _write_atomically(Path(folder) / "result.json", json.dumps(result, sort_keys=True))
 
 
 def run_job(grid: Grid, context: Context) -> dict[str, Any]:
