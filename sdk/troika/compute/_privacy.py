@@ -636,6 +636,11 @@ def _epsilon_at_orders(rho: float, delta: float, orders: NDArray[np.float64]) ->
     )
 
 
+# Orders alpha with alpha - 1 from 1e-3 to 1e7: built once, not on every call of the bisection.
+_ORDERS = 1 + np.geomspace(1e-3, 1e7, 2001)
+_ORDERS.setflags(write=False)
+
+
 def gaussian_rounds_epsilon(noise_multiplier: float, rounds: int, delta: float) -> float:
     """The epsilon of ``rounds`` Gaussian rounds with every dataset in each, by Rényi DP.
 
@@ -659,8 +664,8 @@ def gaussian_rounds_epsilon(noise_multiplier: float, rounds: int, delta: float) 
     delta = _delta(delta)
     if -math.expm1(-rho) < delta * delta:
         return 0.0  # within delta by the KL divergence (rho) alone
-    # A dense grid over alpha - 1 from 1e-3 to 1e7, then golden-section search in the best cell.
-    grid = 1 + np.geomspace(1e-3, 1e7, 2001)
+    # A dense grid of orders, then golden-section search in the best cell.
+    grid = _ORDERS
     epsilons = _epsilon_at_orders(rho, delta, grid)
     best = int(np.argmin(epsilons))
     low, high = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
