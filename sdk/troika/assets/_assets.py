@@ -795,8 +795,7 @@ class Assets:
             raise ContentChanged(path)
 
         prepared = _completed(request, to, kind, metadata, content, facts, envelope)
-        self.store.put(prepared.pins[-1], prepared.document)
-        self.store.pin(prepared.pins[-1])
+        self.pin_block(prepared.document)
         self._journal.put(intent, _journal_entry(prepared))
         return prepared
 
@@ -858,6 +857,15 @@ class Assets:
             if key is not None:
                 return key
         raise NotEntitled(token_id, identity.did)
+
+    def pin_block(self, document: bytes) -> CID:
+        """Put ``document`` in the store as one raw block and pin it: its CIDv1
+        ``bafkrei...`` is :func:`commitment_cid` of its sha2-256 digest, the
+        form troika commits to on chain (metadata, key grants, job documents)."""
+        cid = CID.of(document)
+        self.store.put(cid, document)
+        self.store.pin(cid)
+        return cid
 
     def pin_bytes(self, data: bytes) -> CID:
         """Add ``data`` to the store as a UnixFS file (as ``ipfs add`` would) and pin it."""
@@ -930,9 +938,8 @@ class Assets:
             if self.identity is None:
                 raise NotEntitled(token_id, "(no identity given)")
             key = self._content_key(token_id, asset, self.identity)
-            cid, document, key_grant = _key_grant(key, (kid, public))
-            self.store.put(cid, document)
-            self.store.pin(cid)
+            _, document, key_grant = _key_grant(key, (kid, public))
+            self.pin_block(document)
         receipt = self.registry.grant_license(
             token_id, account, expiry, key_grant=key_grant, sender=self.sender
         )

@@ -118,18 +118,11 @@ def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _pin_block(store: PinningStore, document: bytes) -> bytes:
-    """Pin ``document`` as one raw block; its sha2-256 digest (what the chain holds)."""
-    cid = CID.of(document)
-    store.put(cid, document)
-    store.pin(cid)
-    return hashlib.sha256(document).digest()
-
-
-def _fetch_block(store: PinningStore, digest: bytes) -> bytes:
+def _fetch_block(store: PinningStore, digest: bytes, job_id: int) -> bytes:
+    """The raw block a job's on-chain digest names, checked against the digest."""
     document = store.get(commitment_cid(digest))
     if hashlib.sha256(document).digest() != digest:  # a store that lies
-        raise ResultMismatch(0, commitment_cid(digest), "does not hash to its digest")
+        raise ResultMismatch(job_id, commitment_cid(digest), "does not hash to the digest on chain")
     return document
 
 
@@ -400,7 +393,7 @@ class Node:
             raise NotLicensed(dataset_id, job.requester)
         if job.model and not registry.has_access(job.model, job.requester):
             raise NotLicensed(job.model, job.requester)
-        spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest))
+        spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest, job.job_id))
         if spec.job_kind is not job.kind:
             raise InvalidJob("spec", spec.kind, f"the job on chain is {job.kind.label}")
         if job.kind is JobKind.STATS:
@@ -559,7 +552,7 @@ class Coordinator:
         job = self.jobs.job(job_id)
         if job.status is not JobStatus.RUNNING:
             raise JobStateError(job_id, job.status.label, "every dataset must accept first")
-        spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest))
+        spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest, job.job_id))
         serving = {dataset: node for node in nodes for dataset in node.policies}
         missing = [dataset for dataset in job.datasets if dataset not in serving]
         if missing:
@@ -571,8 +564,8 @@ class Coordinator:
             result, report = self._federated(job, spec, serving)
         report["seconds"] = round(time.monotonic() - started, 3)
         result_bytes, report_bytes = _canonical(result), _canonical(report)
-        _pin_block(self.assets.store, result_bytes)
-        _pin_block(self.assets.store, report_bytes)
+        self.assets.pin_block(result_bytes)
+        self.assets.pin_block(report_bytes)
         for node in {id(n): n for n in (serving[d] for d in job.datasets)}.values():
             node.confirm(job_id, result_bytes, report_bytes)
         return result_bytes, report_bytes
@@ -718,7 +711,7 @@ class Compute:
             epsilon = spec.stats_query().epsilon if epsilon is None else epsilon
         elif job_kind is JobKind.FEDERATED_TRAIN and epsilon is None:
             epsilon = training_epsilon(spec.train_params())
-        _pin_block(self.assets.store, spec.to_json())
+        self.assets.pin_block(spec.to_json())
         return self.jobs.request_job(
             job_kind,
             datasets,
@@ -746,10 +739,7 @@ class Compute:
         job = self.jobs.job(job_id)
         if job.status is not JobStatus.COMPLETED:
             raise JobStateError(job_id, job.status.label, "its result is not confirmed yet")
-        try:
-            document = json.loads(_fetch_block(self.assets.store, job.result_digest))
-        except ResultMismatch as exc:
-            raise ResultMismatch(job_id, exc.cid, "does not hash to the digest on chain") from exc
+        document = json.loads(_fetch_block(self.assets.store, job.result_digest, job_id))
         model = None
         if job.kind is JobKind.FEDERATED_TRAIN:
             entry = document["model"]
