@@ -13,7 +13,7 @@ from troika._errors import UnreadableBlock
 from troika.ipfs._cid import CID
 from troika.ipfs._dagpb import decode_node
 
-__all__ = ["LEAF_CODECS", "links_of_block", "walk_dag"]
+__all__ = ["LEAF_CODECS", "links_of_block", "readable_links", "walk_dag"]
 
 #: Codecs whose blocks never link to other blocks.
 LEAF_CODECS = frozenset({0x55})  # raw
@@ -44,6 +44,23 @@ def links_of_block(cid: CID, block: bytes | memoryview) -> tuple[CID, ...]:
         return tuple(link.cid for link in decode_node(block).links)
     except ValueError as exc:  # InvalidCID is a ValueError too
         raise UnreadableBlock(cid, f"not valid dag-pb ({exc})") from exc
+
+
+def readable_links(cid: CID, block: bytes | memoryview) -> tuple[CID, ...]:
+    """:func:`links_of_block`, or no links for a block troika cannot read.
+
+    For checks that follow what they can: the links of a codec other than
+    dag-pb are not followed, so such a block is verified against its CID but
+    the DAG below it is not checked.
+
+    Example:
+        >>> readable_links(CID.of(b"{}", "dag-json"), b"{}")
+        ()
+    """
+    try:
+        return links_of_block(cid, block)
+    except UnreadableBlock:
+        return ()
 
 
 def walk_dag(roots: Iterable[CID], visit: Callable[[CID], Sequence[CID]]) -> int:

@@ -27,12 +27,11 @@ from troika._errors import (
     IncompleteDAG,
     IPFSRequestError,
     IPFSUnavailable,
-    UnreadableBlock,
     VerificationError,
 )
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, Block, read_car
 from troika.ipfs._cid import CID, CIDLike
-from troika.ipfs._dag import links_of_block, walk_dag
+from troika.ipfs._dag import readable_links, walk_dag
 from troika.ipfs._http import checked_http_url, http_timeout, tls_context
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
@@ -185,22 +184,13 @@ class _GatewayBase:
 
         def visit(node: CID) -> tuple[CID, ...]:
             if node.multihash.code == _IDENTITY:
-                return _links(node, node.multihash.digest)  # the CID holds the block
+                return readable_links(node, node.multihash.digest)  # the CID holds the block
             if node not in blocks:
                 raise IncompleteDAG(cid, node, f"the CAR from {self._source}")
-            return _links(node, blocks[node]) if scope == "all" else ()
+            return readable_links(node, blocks[node]) if scope == "all" else ()
 
         walk_dag([cid], visit)
         return [Block(block_cid, block) for block_cid, block in blocks.items()]
-
-
-def _links(cid: CID, block: bytes) -> tuple[CID, ...]:
-    try:
-        return links_of_block(cid, block)
-    except UnreadableBlock:
-        # Links of codecs other than dag-pb are not followed: such blocks are
-        # verified against their CIDs, but the DAG below them is not checked.
-        return ()
 
 
 class Gateway(_GatewayBase, Closing):

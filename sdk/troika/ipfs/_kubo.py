@@ -26,11 +26,10 @@ from troika._errors import (
     IPFSRequestError,
     IPFSUnavailable,
     KuboAPIError,
-    UnreadableBlock,
 )
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
-from troika.ipfs._dag import links_of_block, walk_dag
+from troika.ipfs._dag import readable_links, walk_dag
 from troika.ipfs._http import checked_http_url, http_timeout, tls_context
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
@@ -334,10 +333,7 @@ class _KuboBase:
                 raise IPFSRequestError(
                     url, status, f"the CAR is cut short: it lacks block {str(cid)!r} of the DAG"
                 )
-            try:
-                return links_of_block(cid, block)
-            except UnreadableBlock:
-                return ()  # links troika cannot read, it cannot check either
+            return readable_links(cid, block)  # links troika cannot read, it cannot check
 
         walk_dag(reader.roots, visit)
         return car
