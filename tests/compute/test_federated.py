@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.stats
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -135,6 +136,8 @@ def test_dp_update_is_clipped_to_the_norm() -> None:
     clipped = _dp_update(start, far, clip_norm=1.0, noise_multiplier=None, num_nodes=3)
     update = np.concatenate([clipped.weights, [clipped.bias]])
     assert np.linalg.norm(update) == pytest.approx(1.0)
+    # Scaled, not turned: the update (3, ..., 3) of norm sqrt(45) becomes (1, ..., 1) / sqrt(5).
+    np.testing.assert_allclose(update, np.full(5, 1 / np.sqrt(5)), rtol=1e-12)
     near = LogisticRegressionModel(np.full(4, 0.1), 0.1)
     assert _dp_update(start, near, 1.0, None, 3).digest() == near.digest()  # within: unchanged
 
@@ -159,6 +162,17 @@ def test_model_from_bytes_reads_either_kind_by_its_spec() -> None:
         model_from_arrays(
             {"kind": "mlp", "n_features": 5, "hidden": 4, "activation": "tanh"}, mlp.to_arrays()
         )
+
+
+def test_dp_update_noise_has_the_documented_std() -> None:
+    # TrainParams: each node adds N(0, (noise_multiplier * clip_norm / sqrt(num_nodes))^2).
+    start = LogisticRegressionModel(np.zeros(100_000), 0.0)
+    sent = _dp_update(start, start, clip_norm=1.5, noise_multiplier=2.0, num_nodes=9)
+    noise = np.concatenate([sent.weights, [sent.bias]])
+    # The noise is the OS's (unseeded): thresholds loose enough never to flake, and 100001
+    # draws still tell a 10 % error in the std apart by a wide margin.
+    assert scipy.stats.kstest(noise, scipy.stats.norm(scale=1.0).cdf).pvalue > 1e-6
+    assert scipy.stats.kstest(noise, scipy.stats.norm(scale=1.1).cdf).pvalue < 1e-9
 
 
 def test_dp_update_keeps_an_mlp_shape() -> None:
