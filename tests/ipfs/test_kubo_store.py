@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests._services import Kubo, free_port
-from tests.ipfs._crashing_kubo import MIB, RestartableKubo, kill
+from tests.ipfs._crashing_kubo import MIB, KillAndRestart, RestartableKubo, kill
 from tests.ipfs._kubo_cli import only_hash, standalone_repo
 from tests.ipfs._store_contract import PinningStoreContract, SyncOverAsync
 from troika._errors import IPFSUnavailable, KuboAPIError
@@ -198,31 +197,16 @@ def test_node_killed_mid_upload_is_retried_until_it_is_back(
     crashing_kubo: RestartableKubo, big_file: Path
 ) -> None:
     expected = CID.parse(crashing_kubo.cli("add", "-Q", "--only-hash", str(big_file)))
-    restarted, finished = threading.Event(), threading.Event()
-    kills: list[int] = []
-
-    def restart() -> None:
-        # The daemon dies with the thread that started it (PR_SET_PDEATHSIG), so
-        # this thread lives until the test is done with the node.
-        time.sleep(0.3)
-        crashing_kubo.start()
-        restarted.set()
-        finished.wait(timeout=60)
-
-    def progress(sent: int, total: int | None) -> None:
-        if sent >= 16 * MIB and not kills:
-            kills.append(sent)
-            kill(crashing_kubo)
-            threading.Thread(target=restart, daemon=True).start()
+    progress = KillAndRestart(crashing_kubo)
 
     try:
         with KuboStore(crashing_kubo.api_url, retries=8, backoff=0.1) as store:
             root = store.add(big_file, progress=progress)
-            assert restarted.wait(timeout=30)
+            assert progress.restarted.wait(timeout=30)
 
             assert (root, store.is_pinned(root)) == (expected, True)
-            assert len(kills) == 1
+            assert len(progress.kills) == 1
             assert store.cat(root) == big_file.read_bytes()
     finally:
         crashing_kubo.stop()
-        finished.set()
+        progress.finish()

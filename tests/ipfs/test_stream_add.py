@@ -15,15 +15,13 @@ import asyncio
 import io
 import os
 import random
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests._services import Kubo
-from tests.ipfs._crashing_kubo import MIB, RestartableKubo, kill
+from tests.ipfs._crashing_kubo import MIB, KillAndRestart, RestartableKubo, kill
 from tests.ipfs._kubo_cli import only_hash, standalone_repo
 from troika._errors import IPFSUnavailable, PathError
 from troika.ipfs import (
@@ -291,20 +289,7 @@ def test_a_seekable_stream_broken_mid_upload_is_sought_back_and_retried(
     crashing_kubo: RestartableKubo, big_file: Path
 ) -> None:
     expected = CID.parse(crashing_kubo.cli("add", "-Q", "--only-hash", str(big_file)))
-    restarted, finished = threading.Event(), threading.Event()
-    kills: list[int] = []
-
-    def restart() -> None:
-        time.sleep(0.3)  # the daemon dies with the thread that started it: keep it alive
-        crashing_kubo.start()
-        restarted.set()
-        finished.wait(timeout=60)
-
-    def progress(sent: int, total: int | None) -> None:
-        if sent >= 16 * MIB and not kills:
-            kills.append(sent)
-            kill(crashing_kubo)
-            threading.Thread(target=restart, daemon=True).start()
+    progress = KillAndRestart(crashing_kubo)
 
     try:
         with (
@@ -313,14 +298,14 @@ def test_a_seekable_stream_broken_mid_upload_is_sought_back_and_retried(
         ):
             stream.read(5)  # an upload starts where the stream stands
             root = store.add(stream, progress=progress)
-            assert restarted.wait(timeout=30)
+            assert progress.restarted.wait(timeout=30)
 
             assert root == cid_of(big_file.read_bytes()[5:]) != expected
             assert store.is_pinned(root)
-            assert len(kills) == 1
+            assert len(progress.kills) == 1
     finally:
         crashing_kubo.stop()
-        finished.set()
+        progress.finish()
 
 
 # -- the tee: one read of a path, the size it had when opened ------------------------------
