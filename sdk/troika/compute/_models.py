@@ -99,8 +99,30 @@ def _batches(
             yield order[start : start + step]
 
 
+class _BinaryClassifier:
+    """The verbs both models share, built on each one's ``predict_proba`` and ``to_bytes``."""
+
+    def predict_proba(self, x: npt.ArrayLike) -> FloatArray:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def digest(self) -> str:
+        """The hex sha256 of :meth:`to_bytes`: what a node confirms on chain."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The predicted label (0 or 1) for each row of ``x``."""
+        return (self.predict_proba(x) >= 0.5).astype(np.int64)
+
+    def evaluate(self, x: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
+        """Accuracy and mean log loss on ``(x, y)``."""
+        return _evaluate(self.predict_proba(x), y)
+
+
 @dataclass(frozen=True, eq=False)
-class LogisticRegressionModel:
+class LogisticRegressionModel(_BinaryClassifier):
     """Binary logistic regression: ``p(y=1|x) = sigmoid(x @ weights + bias)``.
 
     Immutable: training returns a new model. Two models are the same model when
@@ -196,23 +218,11 @@ class LogisticRegressionModel:
             raise ValueError(f"not a {cls.KIND} model: spec {spec!r}")
         return cls(weights, float(bias[0]))
 
-    def digest(self) -> str:
-        """The hex sha256 of :meth:`to_bytes`: what a node confirms on chain."""
-        return hashlib.sha256(self.to_bytes()).hexdigest()
-
     # -- numerics ----------------------------------------------------------------
 
     def predict_proba(self, x: npt.ArrayLike) -> FloatArray:
         """``p(y=1|x)`` for each row of ``X``."""
         return _sigmoid(_as_features(x, self.n_features) @ self.weights + self.bias)
-
-    def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """The predicted label (0 or 1) for each row of ``X``."""
-        return (self.predict_proba(x) >= 0.5).astype(np.int64)
-
-    def evaluate(self, x: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
-        """Accuracy and mean log loss on ``(x, y)``."""
-        return _evaluate(self.predict_proba(x), y)
 
     def train(
         self,
@@ -246,7 +256,7 @@ class LogisticRegressionModel:
 
 
 @dataclass(frozen=True, eq=False)
-class MLPModel:
+class MLPModel(_BinaryClassifier):
     """A binary classifier with one hidden layer: ``sigmoid(tanh(x @ w1 + b1) @ w2 + b2)``.
 
     The same verbs as :class:`LogisticRegressionModel`; its spec is
@@ -351,22 +361,10 @@ class MLPModel:
             raise ValueError(f"not an {cls.KIND} model: spec {spec!r}")
         return model
 
-    def digest(self) -> str:
-        """The hex sha256 of :meth:`to_bytes`."""
-        return hashlib.sha256(self.to_bytes()).hexdigest()
-
     def predict_proba(self, x: npt.ArrayLike) -> FloatArray:
         """``p(y=1|x)`` for each row of ``x``."""
         hidden = np.tanh(_as_features(x, self.n_features) @ self.w1 + self.b1)
         return _sigmoid(hidden @ self.w2 + self.b2)
-
-    def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """The predicted label (0 or 1) for each row of ``x``."""
-        return (self.predict_proba(x) >= 0.5).astype(np.int64)
-
-    def evaluate(self, x: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
-        """Accuracy and mean log loss on ``(x, y)``."""
-        return _evaluate(self.predict_proba(x), y)
 
     def train(
         self,
