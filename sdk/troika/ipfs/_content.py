@@ -185,11 +185,11 @@ def _add_to_store(
     if isinstance(store, LocalStore):
         with store.gc_paused():
             _store_all(stream, store._store_verified)  # the importer hashed each block
-            root = _root(stream)
+            root = stream.root_cid()
             store.pin(root)
         return root
     _store_all(stream, store.put)
-    root = _root(stream)
+    root = stream.root_cid()
     store.pin(root)
     return root
 
@@ -197,12 +197,6 @@ def _add_to_store(
 def _store_all(stream: _CARStream, put: Callable[[CID, bytes], None]) -> None:
     for block in stream.each_block():
         put(block.cid, bytes(block.data))
-
-
-def _root(stream: _CARStream) -> CID:
-    if stream.root is None:  # pragma: no cover - the importer always returns its root
-        raise TypeError("the importer did not return its root CID")
-    return stream.root
 
 
 def _blocks_of(source: BlockSource | Gateway | None) -> BlockSource:

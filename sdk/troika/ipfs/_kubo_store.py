@@ -108,6 +108,12 @@ class _CARStream:
         self.blocks = 0
         self.sent = 0
 
+    def root_cid(self) -> CID:
+        """The root the block generator returned, once its blocks are all read."""
+        if self.root is None:
+            raise TypeError("the block generator did not return its root CID")
+        return self.root
+
     def each_block(self) -> Iterator[Block]:
         """The blocks themselves, counted and reported, without the CAR's framing."""
         while True:
@@ -343,12 +349,6 @@ class _KuboStoreBase:
                 200,
                 f"Kubo read {read} blocks of the {stream.blocks} troika sent",
             )
-
-    @staticmethod
-    def _root(stream: _CARStream) -> CID:
-        if stream.root is None:
-            raise TypeError("the block generator did not return its root CID")
-        return stream.root
 
     @staticmethod
     def _kubo_root(answer: str) -> CID | None:
@@ -620,7 +620,7 @@ class KuboStore(_KuboStoreBase, Closing):
         """
         stream = _CARStream(blocks, progress, total)
         self._check_import(stream, self.client.dag_import_stream(stream))
-        root = self._root(stream)
+        root = stream.root_cid()
         self._pin_complete(root)
         return root
 
@@ -714,7 +714,7 @@ class KuboStore(_KuboStoreBase, Closing):
             )
             return _CARStream(blocks, progress, total)
 
-        root = self._root(self._upload(make))
+        root = self._upload(make).root_cid()
         self._pin_complete(root)  # Kubo read every block: the DAG is complete
         return root
 
@@ -734,9 +734,9 @@ class KuboStore(_KuboStoreBase, Closing):
 
     def _checked_add(self, answer: str, ours: CID) -> CID:
         """``ours`` if Kubo's root is the same and pinned; else Kubo's root is unpinned."""
-        if self._kubo_root(answer) != ours:
+        if (theirs := self._kubo_root(answer)) != ours:
             unpin_error = None
-            if (theirs := self._kubo_root(answer)) is not None:
+            if theirs is not None:
                 try:
                     self.unpin(theirs)
                 except IPFSError as exc:
@@ -935,7 +935,7 @@ class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
         """Upload an importer's blocks and pin the root; see :meth:`KuboStore.put_dag`."""
         stream = _CARStream(blocks, progress, total)
         self._check_import(stream, await self.client.dag_import_stream(_in_thread(stream)))
-        root = self._root(stream)
+        root = stream.root_cid()
         await self._pin_complete(root)
         return root
 
@@ -980,7 +980,7 @@ class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
             )
             return _CARStream(blocks, progress, total)
 
-        root = self._root(await self._upload(make))
+        root = (await self._upload(make)).root_cid()
         await self._pin_complete(root)  # Kubo read every block: the DAG is complete
         return root
 
@@ -1010,9 +1010,9 @@ class AsyncKuboStore(_KuboStoreBase, AsyncClosing):
 
     async def _checked_add(self, answer: str, ours: CID) -> CID:
         """``ours`` if Kubo's root is the same and pinned; see :meth:`KuboStore._checked_add`."""
-        if self._kubo_root(answer) != ours:
+        if (theirs := self._kubo_root(answer)) != ours:
             unpin_error = None
-            if (theirs := self._kubo_root(answer)) is not None:
+            if theirs is not None:
                 try:
                     await self.unpin(theirs)
                 except IPFSError as exc:
