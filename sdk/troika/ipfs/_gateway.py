@@ -32,7 +32,7 @@ from troika._errors import (
 from troika.ipfs._car import DEFAULT_MAX_BLOCK_SIZE, Block, read_car
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._dag import readable_links, walk_dag
-from troika.ipfs._http import checked_http_url, http_timeout, tls_context
+from troika.ipfs._http import checked_http_url, http_timeout, tls_context, transport_failure
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = ["DEFAULT_GATEWAY_URL", "AsyncGateway", "DAGScope", "Gateway"]
@@ -124,16 +124,9 @@ class _GatewayBase:
                 response.text.strip()[:500],
                 call="IPFS gateway request",
             ) from exc
-        except httpx.TimeoutException as exc:
-            raise IPFSUnavailable(
-                self.url,
-                f"no answer in time ({type(exc).__name__}: {exc})",
-                service=_SERVICE,
-                advice=_ADVICE,
-            ) from exc
         except httpx.TransportError as exc:
             raise IPFSUnavailable(
-                self.url, f"{type(exc).__name__}: {exc}", service=_SERVICE, advice=_ADVICE
+                self.url, transport_failure(exc), service=_SERVICE, advice=_ADVICE
             ) from exc
 
     # -- answers -------------------------------------------------------------

@@ -9,7 +9,7 @@ import httpx
 
 from troika._errors import ConfigError
 
-__all__ = ["checked_http_url", "http_timeout", "tls_context"]
+__all__ = ["checked_http_url", "http_timeout", "tls_context", "transport_failure"]
 
 
 def checked_http_url(value: str, field: str, example: str) -> str:
@@ -48,3 +48,17 @@ def tls_context() -> ssl.SSLContext:
         True
     """
     return httpx.create_ssl_context()
+
+
+def transport_failure(exc: httpx.TransportError) -> str:
+    """Why a request got no answer, for :class:`~troika._errors.IPFSUnavailable`.
+
+    Example:
+        >>> transport_failure(httpx.ReadTimeout("timed out"))
+        'no answer in time (ReadTimeout: timed out)'
+        >>> transport_failure(httpx.ConnectError("refused"))
+        'ConnectError: refused'
+    """
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer in time ({type(exc).__name__}: {exc})"
+    return f"{type(exc).__name__}: {exc}"

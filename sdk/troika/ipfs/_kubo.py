@@ -30,7 +30,7 @@ from troika._errors import (
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
 from troika.ipfs._dag import readable_links, walk_dag
-from troika.ipfs._http import checked_http_url, http_timeout, tls_context
+from troika.ipfs._http import checked_http_url, http_timeout, tls_context, transport_failure
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "AsyncKuboClient", "KuboClient"]
 
@@ -166,12 +166,8 @@ class _KuboBase:
             raise KuboAPIError(
                 str(exc.request.url), response.status_code, message, code=code
             ) from exc
-        except httpx.TimeoutException as exc:
-            raise IPFSUnavailable(
-                self.api_url, f"no answer in time ({type(exc).__name__}: {exc})"
-            ) from exc
         except httpx.TransportError as exc:
-            raise IPFSUnavailable(self.api_url, f"{type(exc).__name__}: {exc}") from exc
+            raise IPFSUnavailable(self.api_url, transport_failure(exc)) from exc
 
     @staticmethod
     def _version_call() -> _Call:

@@ -46,7 +46,7 @@ from troika._errors import (
     PinTimeout,
 )
 from troika.ipfs._cid import CID, CIDLike
-from troika.ipfs._http import checked_http_url, http_timeout, tls_context
+from troika.ipfs._http import checked_http_url, http_timeout, tls_context, transport_failure
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
 
 __all__ = [
@@ -410,10 +410,8 @@ class _PinningBase:
             raise PinningServiceError(
                 str(exc.request.url), response.status_code, reason, details
             ) from exc
-        except httpx.TimeoutException as exc:
-            raise self._unavailable(f"no answer in time ({type(exc).__name__}: {exc})") from exc
         except httpx.TransportError as exc:
-            raise self._unavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise self._unavailable(transport_failure(exc)) from exc
 
     def _unavailable(self, reason: str) -> IPFSUnavailable:
         return IPFSUnavailable(self.endpoint, reason, service=_SERVICE, advice=_ADVICE)
