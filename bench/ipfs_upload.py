@@ -9,7 +9,9 @@ page cache. Then, for both import profiles, in interleaved rounds:
 - ``troika``: ``KuboStore(api_url).add(path, profile=...)`` in this process (the
   API): troika reads the file once and streams it to Kubo's ``add`` with the
   profile's options, hashing each piece it sends with its own importer (a
-  tee), compares the two roots and checks the pin with ``pin/ls``;
+  tee), compares the two roots and checks the pin with ``pin/ls``; with
+  ``--no-verify``, ``add(..., verify=False)``: the same stream without troika's
+  hashing, Kubo's root taken as it is (the work the CLI does), pin checked;
 - ``kubo``: ``ipfs add -Q PATH`` against the same daemon (the CLI sends the
   file to the daemon, which chunks, hashes, stores and pins it), with Kubo's
   defaults for ``kubo-v0`` and ``--cid-version=1 --raw-leaves
@@ -31,7 +33,7 @@ client's (this process for troika, the ``ipfs`` CLI process for Kubo) and the
 daemon's (from /proc). ``same CID`` checks that both sides gave the same root.
 
 Run: ``.venv/bin/python bench/ipfs_upload.py [--size-mib 256] [--rounds 9]
-[--profiles kubo-v0,v1-2025] [--json]``. With ``--json`` stdout is one JSON
+[--profiles kubo-v0,v1-2025] [--no-verify] [--json]``. With ``--json`` stdout is one JSON
 line and the table goes to stderr. Kubo comes from ``$TROIKA_KUBO`` or
 tools/kubo/build.sh.
 """
@@ -154,9 +156,10 @@ class Row:
 class Bench:
     """Both sides' uploads into one daemon, and the reset between them."""
 
-    def __init__(self, kubo: Kubo, data: Path) -> None:
+    def __init__(self, kubo: Kubo, data: Path, *, verify: bool = True) -> None:
         self.kubo = kubo
         self.data = data
+        self.verify = verify
         self.pinned: set[str] = set()
 
     def reset(self) -> None:
@@ -173,7 +176,7 @@ class Bench:
     def troika(self, profile: str) -> Callable[[], str]:
         def upload() -> str:
             with KuboStore(self.kubo.api_url) as store:
-                return str(store.add(self.data, profile=profile))
+                return str(store.add(self.data, profile=profile, verify=self.verify))
 
         return upload
 
@@ -229,7 +232,7 @@ def measure(bench: Bench, profiles: list[str], rounds: int) -> list[Row]:
     return list(rows.values())
 
 
-def report(rows: list[Row], size: int, rounds: int) -> str:
+def report(rows: list[Row], size: int, rounds: int, verify: bool) -> str:
     header = (
         f"{'profile':<8} {'troika s':>8} {'kubo s':>7} {'troika MiB/s':>12} {'kubo MiB/s':>10} "
         f"{'vs kubo':>7} {'rounds':>11} {'client cpu s':>13} {'daemon cpu s':>13}  same CID"
@@ -252,7 +255,8 @@ def report(rows: list[Row], size: int, rounds: int) -> str:
             f"{'yes' if row.same_cid else '!! NO: ' + ' '.join(row.cids)}"
         )
     lines.append(
-        "vs kubo = kubo s / troika s (above 1: troika faster); troika = KuboStore.add, "
+        "vs kubo = kubo s / troika s (above 1: troika faster); "
+        f"troika = KuboStore.add(verify={verify}), "
         "kubo = `ipfs add -Q`; cpu = troika/kubo"
     )
     return "\n".join(lines)
@@ -282,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profiles", type=_profiles, default=list(PROFILES), help="kubo-v0,v1-2025 (both)"
     )
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="troika uploads with verify=False (no client-side hashing)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops Kubo
@@ -298,18 +308,19 @@ def main(argv: list[str] | None = None) -> int:
             kubo.start()
             kubo_version = kubo.cli("version", "--number")
             log(f"Kubo {kubo_version} at {kubo.api_url} (pid {kubo.pid})")
-            rows = measure(Bench(kubo, data), args.profiles, args.rounds)
+            rows = measure(Bench(kubo, data, verify=args.verify), args.profiles, args.rounds)
         finally:
             kubo.stop()
     elapsed = time.perf_counter() - started
 
-    table = report(rows, size, args.rounds)
+    table = report(rows, size, args.rounds, args.verify)
     if args.json:
         log(table)
         line = {
             "benchmark": "ipfs_upload",
             "size_mib": args.size_mib,
             "rounds": args.rounds,
+            "verify": args.verify,
             "elapsed_s": round(elapsed, 1),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

@@ -234,3 +234,38 @@ def test_fault_injection_wrong_cid_from_async_add_raises_and_is_unpinned(
     assert lying_kubo.commands == ["add", "pin/rm"]
     with KuboStore(kubo.api_url) as node:
         assert not node.is_pinned(theirs)
+
+
+# -- verify=False: Kubo's own root, as `ipfs add` trusts it -------------------------------
+
+
+@pytest.mark.parametrize("profile", ["kubo-v0", "v1-2025"])
+def test_add_without_verify_gives_the_only_hash_cid_pinned(
+    kubo: Kubo, v1_repo: Path, tmp_path: Path, profile: str
+) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(random.Random(21).randbytes(2 * 1024 * KIB + 3))
+    repo = v1_repo if profile == "v1-2025" else kubo.ipfs_path
+    expected = CID.parse(only_hash(kubo, repo, path))
+
+    async def add_async() -> CID:
+        async with AsyncKuboStore(kubo.api_url) as store:
+            return await store.add(path.read_bytes(), profile=profile, verify=False)
+
+    with KuboStore(kubo.api_url) as store:
+        assert store.add(path, profile=profile, verify=False) == expected
+        assert store.is_pinned(expected)
+        assert asyncio.run(add_async()) == expected
+
+
+def test_fault_injection_add_without_verify_takes_the_nodes_root(
+    kubo: Kubo, lying_kubo: ChunkerSwappingProxy, tmp_path: Path
+) -> None:
+    """What ``verify`` buys: without it, a node that ignores an option goes unnoticed."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(random.Random(13).randbytes(300 * KIB))
+    theirs = CID.parse(only_hash(kubo, kubo.ipfs_path, path, "--chunker=size-1000"))
+
+    with KuboStore(lying_kubo.url) as store:
+        assert store.add(path, verify=False) == theirs
+    assert lying_kubo.commands == ["add", "pin/ls"]
