@@ -134,15 +134,20 @@ def test_an_injected_chain_and_store_are_used_and_left_open(tmp_path: Path) -> N
 def test_async_twin_on_the_embedded_defaults(tmp_path: Path) -> None:
     pair = KeyPair.generate("Ed25519")
 
-    async def main() -> tuple[bytes, str, int]:
-        async with troika.AsyncTroika.embedded(tmp_path) as t:
+    async def main() -> tuple[bytes, str, str, str, int]:
+        async with troika.AsyncTroika.embedded(tmp_path, scrypt_n=2**10) as t:
             cid = await t.ipfs.add(b"hello\n")
             content = await t.ipfs.get(cid)
-            resolved = await (await t.did()).resolve_document(pair.did)
+            did = await t.did()
+            resolved = await did.resolve_document(pair.did)
+            alice = await (await t.identities()).create("alice", "pw", kind="person")
+            document = await did.resolve_document(alice.did)
             chain = await t.chain()
-            return content, resolved.id, await chain.block_number()
+            return content, resolved.id, document.id, str(alice.did), await chain.block_number()
 
-    assert asyncio.run(main()) == (b"hello\n", str(pair.did), 0)
+    content, key_did, document_id, alice_did, height = asyncio.run(main())
+    assert (content, key_did, document_id) == (b"hello\n", str(pair.did), alice_did)
+    assert height == 3  # the registry deployed on first use, then alice's two signed changes
 
 
 def test_async_twin_mints_and_resolves_what_the_sync_client_made(

@@ -10,9 +10,8 @@ each contract found (or deployed) the first time it is used. Every part can
 be injected instead (``chain=``, ``store=``, ``keystore=``), as httpx takes a
 transport; what ``Troika`` made itself, ``close`` closes.
 
-:class:`AsyncTroika` is the asyncio twin for the parts that have async
-twins today: the chain, IPFS, DID resolution and assets (creating identities
-and compute are sync only).
+:class:`AsyncTroika` is the asyncio twin, with the same names (the parts
+that reach the chain are coroutines: ``await t.identities()``).
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from troika.compute import Compute, ComputeJobs, Coordinator, DatasetPolicy, Node
     from troika.did import (
         AsyncEthrRegistry,
+        AsyncIdentities,
         AsyncResolver,
         DIDDocument,
         DIDURLLike,
@@ -57,6 +57,14 @@ def _embedded_settings(home: str | os.PathLike[str]) -> Settings:
     # Explicit Nones win over TROIKA_* and troika.toml: embedded means embedded.
     values: dict[str, Any] = {"home": Path(home), "rpc_url": None, "chain_id": None}
     return Settings(**values, ipfs_api=None)
+
+
+def _keystore(settings: Settings, scrypt_n: int | None) -> Keystore | None:
+    if scrypt_n is None:
+        return None
+    from troika.chain import Keystore
+
+    return Keystore(settings.home, scrypt_n=scrypt_n)
 
 
 class DIDs:
@@ -157,12 +165,7 @@ class Troika(Closing):
                 Lower it only for throwaway keys (tests, the demo).
         """
         settings = _embedded_settings(home)
-        keystore = None
-        if scrypt_n is not None:
-            from troika.chain import Keystore
-
-            keystore = Keystore(settings.home, scrypt_n=scrypt_n)
-        return cls(settings, keystore=keystore)
+        return cls(settings, keystore=_keystore(settings, scrypt_n))
 
     def __repr__(self) -> str:
         where = self.settings.rpc_url or "embedded"
@@ -414,18 +417,20 @@ class AsyncIPFS:
 
 
 class AsyncTroika(AsyncClosing):
-    """The asyncio twin of :class:`Troika`, for the parts with async twins:
-    the chain, IPFS, DID resolution and assets. Identities (creating DIDs) and
-    compute are sync only today: make identities with :class:`Troika`, or
-    unlock them from the keystore, and pass them in.
+    """The asyncio twin of :class:`Troika`: the same parts and names over
+    web3's and httpx's async clients. What reaches the chain to be found or
+    deployed is a coroutine (``await t.identities()``, ``await t.registry()``).
 
     Example:
         >>> import asyncio
-        >>> async def main() -> bytes:
-        ...     async with AsyncTroika.embedded(tmp_path) as t:
-        ...         return await t.ipfs.get(await t.ipfs.add(b"hello\\n"))
-        >>> asyncio.run(main())
-        b'hello\\n'
+        >>> async def main() -> tuple[bytes, str]:
+        ...     async with AsyncTroika.embedded(tmp_path, scrypt_n=2**10) as t:
+        ...         alice = await (await t.identities()).create("alice", "pw", kind="person")
+        ...         document = await (await t.did()).resolve_document(alice.did)
+        ...         return await t.ipfs.get(await t.ipfs.add(b"hello\\n")), document.id
+        >>> data, did = asyncio.run(main())
+        >>> data, did.startswith("did:ethr:0x776562337079:0x")  # the embedded EVM's chain id
+        (b'hello\\n', True)
     """
 
     def __init__(
@@ -434,21 +439,25 @@ class AsyncTroika(AsyncClosing):
         *,
         chain: AsyncChain | None = None,
         store: AsyncKuboStore | AsyncLocalStore | None = None,
+        keystore: Keystore | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         self._chain = chain
         self._owns_chain = chain is None
         self._store = store
         self._owns_store = store is None
+        self._keystore = keystore
         self._did_registry: AsyncEthrRegistry | None = None
         self._registry: AsyncAssetRegistry | None = None
         self._resolver: AsyncResolver | None = None
         self._closers: list[Any] = []
 
     @classmethod
-    def embedded(cls, home: str | os.PathLike[str]) -> AsyncTroika:
-        """The embedded defaults under ``home``, whatever the environment says."""
-        return cls(_embedded_settings(home))
+    def embedded(cls, home: str | os.PathLike[str], *, scrypt_n: int | None = None) -> AsyncTroika:
+        """The embedded defaults under ``home``, whatever the environment says
+        (``scrypt_n`` as for :meth:`Troika.embedded`)."""
+        settings = _embedded_settings(home)
+        return cls(settings, keystore=_keystore(settings, scrypt_n))
 
     def __repr__(self) -> str:
         where = self.settings.rpc_url or "embedded"
@@ -495,26 +504,44 @@ class AsyncTroika(AsyncClosing):
         """``await t.ipfs.add(data)``, ``await t.ipfs.get(cid)``, bound to :attr:`store`."""
         return AsyncIPFS(self.store)
 
-    async def did_registry(self) -> AsyncEthrRegistry:
-        """The chain's ERC-1056 registry (troika's recorded one, or the canonical one).
+    @property
+    def keystore(self) -> Keystore:
+        """The encrypted keys under ``<home>/keys`` (see :attr:`Troika.keystore`)."""
+        if self._keystore is None:
+            from troika.chain import Keystore
 
-        Raises:
-            DeploymentNotFound: none on this chain (deploy one with :class:`Troika`).
-        """
+            self._keystore = Keystore(self.settings.home)
+        return self._keystore
+
+    async def did_registry(self) -> AsyncEthrRegistry:
+        """The ERC-1056 registry of did:ethr: troika's recorded one (or the
+        canonical one of the chain id); deployed on first use where there is none."""
         if self._did_registry is None:
+            from troika._errors import DeploymentNotFound
             from troika.did import AsyncEthrRegistry
 
-            self._did_registry = await AsyncEthrRegistry.at(await self.chain())
+            chain = await self.chain()
+            try:
+                self._did_registry = await AsyncEthrRegistry.at(chain)
+            except DeploymentNotFound:
+                self._did_registry = await AsyncEthrRegistry.deploy(chain)
         return self._did_registry
 
+    async def identities(self) -> AsyncIdentities:
+        """People, devices and AI agents (see :attr:`Troika.identities`)."""
+        from troika.did import AsyncIdentities
+
+        return AsyncIdentities(await self.chain(), self.keystore, await self.did_registry())
+
     async def resolver(self) -> AsyncResolver:
-        """did:key, did:pkh, did:web and did:ethr on this chain."""
+        """did:key, did:pkh, did:web and did:ethr on this chain's :meth:`did_registry`."""
         if self._resolver is None:
             from troika.did import AsyncEthrResolver, AsyncResolver, AsyncWebResolver, EthrNetwork
 
             chain = await self.chain()
+            registry = await self.did_registry()
             ethr = AsyncEthrResolver(
-                [EthrNetwork(chain, chain_id=await chain.chain_id())],
+                [EthrNetwork(chain, chain_id=await chain.chain_id(), registry=registry.address)],
                 rpc_timeout=self.settings.rpc_timeout,
                 home=self.settings.home,
             )

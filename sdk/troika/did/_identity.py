@@ -20,6 +20,7 @@ The rules (see ``did/PROFILE.md``):
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,15 +30,23 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from troika._errors import DIDError
-from troika.chain import Chain, Keystore, Sender, Signer
+from troika.chain import AsyncChain, Chain, Keystore, Sender, Signer
 from troika.did._did import DID
 from troika.did._ethr import ethr_did
-from troika.did._registry import EthrRegistry
+from troika.did._registry import (
+    AsyncEthrRegistry,
+    EthrRegistry,
+    _add_delegate,
+    _Change,
+    _change_owner,
+    _set_attribute,
+)
 
 __all__ = [
     "IDENTITY_KINDS",
     "KEY_AGREEMENT_ATTRIBUTE",
     "PROFILE_SERVICE",
+    "AsyncIdentities",
     "Identities",
     "Identity",
     "IdentityKind",
@@ -139,6 +148,56 @@ class Identity:
         return profile
 
 
+def _check_new(name: str, kind: str, controller: Identity | None) -> None:
+    if kind not in IDENTITY_KINDS:
+        raise DIDError(f"identity kind {kind!r} is not one of {', '.join(IDENTITY_KINDS)}")
+    if controller is not None and kind == "person":
+        raise DIDError(
+            f"{name!r}: a person controls itself; only devices and agents have a controller"
+        )
+
+
+def _publications(
+    identity: Identity, controller: Identity | None, validity: int
+) -> list[tuple[Signer, _Change]]:
+    """The signed registry changes that publish a new identity, in order, and who
+    signs each (no I/O): :class:`Identities` and :class:`AsyncIdentities` send the same."""
+    profile = json.dumps(identity.profile(), separators=(",", ":")).encode()
+    changes = [
+        (
+            identity.signer,
+            _set_attribute(KEY_AGREEMENT_ATTRIBUTE, identity.key_agreement_public, validity),
+        ),
+        (identity.signer, _set_attribute(PROFILE_SERVICE, profile, validity)),
+    ]
+    if controller is not None:
+        # The controller owns the DID then; the device or agent keeps acting
+        # with its own key as the controller's sigAuth delegate.
+        changes += [
+            (identity.signer, _change_owner(controller.address)),
+            (controller.signer, _add_delegate("sigAuth", identity.address, validity)),
+        ]
+    return changes
+
+
+def _identity(
+    signer: Signer,
+    chain_id: int,
+    name: str,
+    kind: IdentityKind,
+    controller: Identity | None,
+    capabilities: Sequence[str],
+) -> Identity:
+    return Identity.of(
+        signer,
+        chain_id,
+        name=name,
+        kind=kind,
+        controller=controller.did if controller is not None else None,
+        capabilities=capabilities,
+    )
+
+
 class Identities:
     """Creates and unlocks identities on one chain, with keys in one keystore.
 
@@ -190,42 +249,12 @@ class Identities:
             DIDError: an unknown kind, or a person given a controller.
             KeyExists: the keystore has a key of that name already.
         """
-        if kind not in IDENTITY_KINDS:
-            raise DIDError(f"identity kind {kind!r} is not one of {', '.join(IDENTITY_KINDS)}")
-        if controller is not None and kind == "person":
-            raise DIDError(
-                f"{name!r}: a person controls itself; only devices and agents have a controller"
-            )
+        _check_new(name, kind, controller)
         self.keystore.new(name, password)
-        identity = self._identity(
-            name, kind, self.keystore.unlock(name, password), controller, capabilities
-        )
-        me = identity.address
-        self.registry.set_attribute_signed(
-            me,
-            KEY_AGREEMENT_ATTRIBUTE,
-            identity.key_agreement_public,
-            validity,
-            owner=identity.signer,
-            relayer=self.relayer,
-        )
-        self.registry.set_attribute_signed(
-            me,
-            PROFILE_SERVICE,
-            json.dumps(identity.profile(), separators=(",", ":")).encode(),
-            validity,
-            owner=identity.signer,
-            relayer=self.relayer,
-        )
-        if controller is not None:
-            self.registry.change_owner_signed(
-                me, controller.address, owner=identity.signer, relayer=self.relayer
-            )
-            # The controller owns the DID now; the device or agent keeps acting
-            # with its own key as the controller's sigAuth delegate.
-            self.registry.add_delegate_signed(
-                me, "sigAuth", me, validity, owner=controller.signer, relayer=self.relayer
-            )
+        signer = self.keystore.unlock(name, password)
+        identity = _identity(signer, self.chain.chain_id, name, kind, controller, capabilities)
+        for owner, change in _publications(identity, controller, validity):
+            self.registry._send_signed(identity.address, change, owner, self.relayer)
         return identity
 
     def unlock(
@@ -239,21 +268,82 @@ class Identities:
     ) -> Identity:
         """Unlock an identity made by :meth:`create` (nothing is sent)."""
         signer = self.keystore.unlock(name, password)
-        return self._identity(name, kind, signer, controller, capabilities)
+        return _identity(signer, self.chain.chain_id, name, kind, controller, capabilities)
 
-    def _identity(
+
+class AsyncIdentities:
+    """:class:`Identities` for asyncio: the same changes, sent through an
+    :class:`~troika.chain.AsyncChain`; the keystore's scrypt runs in a worker thread.
+
+    Args:
+        chain: the chain whose ERC-1056 registry holds the DID documents.
+        keystore: where the account keys live, encrypted.
+        registry: the registry (see :meth:`AsyncEthrRegistry.at` and ``deploy``).
+        relayer: who pays the gas of the signed changes; the chain's default
+            sender if None.
+
+    Example:
+        >>> import asyncio
+        >>> from troika.chain import AsyncChain
+        >>> async def main() -> bool:
+        ...     chain = AsyncChain.embedded()
+        ...     registry = await AsyncEthrRegistry.deploy(chain)
+        ...     ids = AsyncIdentities(chain, Keystore(tmp_path, scrypt_n=2**10), registry)
+        ...     alice = await ids.create("alice", "pw", kind="person")
+        ...     bot = await ids.create("bot", "pw2", kind="agent", controller=alice)
+        ...     return await registry.identity_owner(bot.address) == alice.address
+        >>> asyncio.run(main())
+        True
+    """
+
+    def __init__(
+        self,
+        chain: AsyncChain,
+        keystore: Keystore,
+        registry: AsyncEthrRegistry,
+        *,
+        relayer: Sender | None = None,
+    ) -> None:
+        self.chain = chain
+        self.keystore = keystore
+        self.registry = registry
+        self.relayer = relayer
+
+    async def create(
         self,
         name: str,
+        password: str,
+        *,
         kind: IdentityKind,
-        signer: Signer,
-        controller: Identity | None,
-        capabilities: Sequence[str],
+        controller: Identity | None = None,
+        capabilities: Sequence[str] = (),
+        validity: int = DEFAULT_VALIDITY,
     ) -> Identity:
-        return Identity.of(
-            signer,
-            self.chain.chain_id,
-            name=name,
-            kind=kind,
-            controller=controller.did if controller is not None else None,
-            capabilities=capabilities,
+        """Create an identity; see :meth:`Identities.create`.
+
+        Raises:
+            DIDError: an unknown kind, or a person given a controller.
+            KeyExists: the keystore has a key of that name already.
+        """
+        _check_new(name, kind, controller)
+        await asyncio.to_thread(self.keystore.new, name, password)
+        identity = await self.unlock(
+            name, password, kind=kind, controller=controller, capabilities=capabilities
         )
+        for owner, change in _publications(identity, controller, validity):
+            await self.registry._send_signed(identity.address, change, owner, self.relayer)
+        return identity
+
+    async def unlock(
+        self,
+        name: str,
+        password: str,
+        *,
+        kind: IdentityKind,
+        controller: Identity | None = None,
+        capabilities: Sequence[str] = (),
+    ) -> Identity:
+        """Unlock an identity made by :meth:`create` (nothing is sent)."""
+        signer = await asyncio.to_thread(self.keystore.unlock, name, password)
+        chain_id = await self.chain.chain_id()
+        return _identity(signer, chain_id, name, kind, controller, capabilities)

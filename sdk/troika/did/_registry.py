@@ -111,6 +111,64 @@ def _uint(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
+def _check_change(contract: str, change: str) -> None:
+    if change not in _CHANGES:
+        raise InvalidContractCall(
+            f"{contract}.{change}", f"not a registry change; one of {sorted(_CHANGES)}"
+        )
+
+
+def _check_owner(identity: str, owner: Signer, current_owner: str) -> None:
+    if owner.address != current_owner:
+        raise DIDError(f"{owner.address!r} does not own {identity!r}; it cannot sign its changes")
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One registry change, with no I/O: the function, its arguments after the
+    identity, and the packed parts that the owner signs for its ``*Signed`` form.
+    :class:`EthrRegistry` and :class:`AsyncEthrRegistry` send the same changes."""
+
+    action: str
+    args: tuple[Any, ...]
+    parts: tuple[bytes, ...]
+
+    def direct(self, identity: str) -> tuple[str, tuple[Any, ...]]:
+        return self.action, (identity, *self.args)
+
+    def digest(self, registry: str, nonce: int, identity: str) -> bytes:
+        return signed_change_digest(registry, nonce, identity, self.action, *self.parts)
+
+    def signed(self, identity: str, v: int, r: bytes, s: bytes) -> tuple[str, tuple[Any, ...]]:
+        return f"{self.action}Signed", (identity, v, r, s, *self.args)
+
+
+def _change_owner(new_owner: str) -> _Change:
+    return _Change("changeOwner", (new_owner,), (_address(new_owner),))
+
+
+def _add_delegate(delegate_type: str | bytes, delegate: str, validity: int) -> _Change:
+    kind = bytes32(delegate_type)
+    return _Change(
+        "addDelegate", (kind, delegate, validity), (kind, _address(delegate), _uint(validity))
+    )
+
+
+def _revoke_delegate(delegate_type: str | bytes, delegate: str) -> _Change:
+    kind = bytes32(delegate_type)
+    return _Change("revokeDelegate", (kind, delegate), (kind, _address(delegate)))
+
+
+def _set_attribute(name: str | bytes, value: bytes, validity: int) -> _Change:
+    key = bytes32(name)
+    return _Change("setAttribute", (key, value, validity), (key, value, _uint(validity)))
+
+
+def _revoke_attribute(name: str | bytes, value: bytes) -> _Change:
+    key = bytes32(name)
+    return _Change("revokeAttribute", (key, value), (key, value))
+
+
 @dataclass(frozen=True)
 class RegistryChange:
     """What every registry event says: whose change, and where it is on chain.
@@ -236,9 +294,13 @@ class EthrRegistry(ContractWrapper):
 
     # -- changes sent by the owner --------------------------------------------------
 
+    def _send(self, identity: str, change: _Change, sender: Sender | None) -> Receipt:
+        function, args = change.direct(identity)
+        return self.contract.transact(function, *args, sender=sender)
+
     def change_owner(self, identity: str, new_owner: str, *, sender: Sender) -> Receipt:
         """Make ``new_owner`` the owner of ``identity`` (sent by the current owner)."""
-        return self.contract.transact("changeOwner", identity, new_owner, sender=sender)
+        return self._send(identity, _change_owner(new_owner), sender)
 
     def add_delegate(
         self,
@@ -250,17 +312,13 @@ class EthrRegistry(ContractWrapper):
         sender: Sender,
     ) -> Receipt:
         """Let ``delegate`` act as ``delegate_type`` for ``validity`` seconds."""
-        return self.contract.transact(
-            "addDelegate", identity, bytes32(delegate_type), delegate, validity, sender=sender
-        )
+        return self._send(identity, _add_delegate(delegate_type, delegate, validity), sender)
 
     def revoke_delegate(
         self, identity: str, delegate_type: str | bytes, delegate: str, *, sender: Sender
     ) -> Receipt:
         """End a delegation now."""
-        return self.contract.transact(
-            "revokeDelegate", identity, bytes32(delegate_type), delegate, sender=sender
-        )
+        return self._send(identity, _revoke_delegate(delegate_type, delegate), sender)
 
     def set_attribute(
         self,
@@ -272,40 +330,29 @@ class EthrRegistry(ContractWrapper):
         sender: Sender,
     ) -> Receipt:
         """Publish attribute ``name`` = ``value`` for ``validity`` seconds."""
-        return self.contract.transact(
-            "setAttribute", identity, bytes32(name), value, validity, sender=sender
-        )
+        return self._send(identity, _set_attribute(name, value, validity), sender)
 
     def revoke_attribute(
         self, identity: str, name: str | bytes, value: bytes, *, sender: Sender
     ) -> Receipt:
         """Revoke attribute ``name`` = ``value``."""
-        return self.contract.transact(
-            "revokeAttribute", identity, bytes32(name), value, sender=sender
-        )
+        return self._send(identity, _revoke_attribute(name, value), sender)
 
     # -- changes signed by the owner, sent by anyone ---------------------------------
 
-    def _signed(
-        self, identity: str, owner: Signer, action: str, *parts: bytes
-    ) -> tuple[int, bytes, bytes]:
-        if owner.address != self.identity_owner(identity):
-            raise DIDError(
-                f"{owner.address!r} does not own {identity!r}; it cannot sign its changes"
-            )
-        digest = signed_change_digest(
-            self.address, self.nonce(owner.address), identity, action, *parts
-        )
-        return owner.sign_digest(digest)
+    def _send_signed(
+        self, identity: str, change: _Change, owner: Signer, relayer: Sender | None
+    ) -> Receipt:
+        _check_owner(identity, owner, self.identity_owner(identity))
+        digest = change.digest(self.address, self.nonce(owner.address), identity)
+        function, args = change.signed(identity, *owner.sign_digest(digest))
+        return self.contract.transact(function, *args, sender=relayer)
 
     def change_owner_signed(
         self, identity: str, new_owner: str, *, owner: Signer, relayer: Sender | None = None
     ) -> Receipt:
         """Change the owner with the owner's signature; ``relayer`` pays the gas."""
-        v, r, s = self._signed(identity, owner, "changeOwner", _address(new_owner))
-        return self.contract.transact(
-            "changeOwnerSigned", identity, v, r, s, new_owner, sender=relayer
-        )
+        return self._send_signed(identity, _change_owner(new_owner), owner, relayer)
 
     def add_delegate_signed(
         self,
@@ -318,13 +365,8 @@ class EthrRegistry(ContractWrapper):
         relayer: Sender | None = None,
     ) -> Receipt:
         """Add a delegate with the owner's signature; ``relayer`` pays the gas."""
-        kind = bytes32(delegate_type)
-        v, r, s = self._signed(
-            identity, owner, "addDelegate", kind, _address(delegate), _uint(validity)
-        )
-        return self.contract.transact(
-            "addDelegateSigned", identity, v, r, s, kind, delegate, validity, sender=relayer
-        )
+        change = _add_delegate(delegate_type, delegate, validity)
+        return self._send_signed(identity, change, owner, relayer)
 
     def set_attribute_signed(
         self,
@@ -337,11 +379,8 @@ class EthrRegistry(ContractWrapper):
         relayer: Sender | None = None,
     ) -> Receipt:
         """Publish an attribute with the owner's signature; ``relayer`` pays the gas."""
-        key = bytes32(name)
-        v, r, s = self._signed(identity, owner, "setAttribute", key, value, _uint(validity))
-        return self.contract.transact(
-            "setAttributeSigned", identity, v, r, s, key, value, validity, sender=relayer
-        )
+        change = _set_attribute(name, value, validity)
+        return self._send_signed(identity, change, owner, relayer)
 
     def revoke_delegate_signed(
         self,
@@ -353,11 +392,8 @@ class EthrRegistry(ContractWrapper):
         relayer: Sender | None = None,
     ) -> Receipt:
         """End a delegation with the owner's signature; ``relayer`` pays the gas."""
-        kind = bytes32(delegate_type)
-        v, r, s = self._signed(identity, owner, "revokeDelegate", kind, _address(delegate))
-        return self.contract.transact(
-            "revokeDelegateSigned", identity, v, r, s, kind, delegate, sender=relayer
-        )
+        change = _revoke_delegate(delegate_type, delegate)
+        return self._send_signed(identity, change, owner, relayer)
 
     def revoke_attribute_signed(
         self,
@@ -369,11 +405,7 @@ class EthrRegistry(ContractWrapper):
         relayer: Sender | None = None,
     ) -> Receipt:
         """Revoke an attribute with the owner's signature; ``relayer`` pays the gas."""
-        key = bytes32(name)
-        v, r, s = self._signed(identity, owner, "revokeAttribute", key, value)
-        return self.contract.transact(
-            "revokeAttributeSigned", identity, v, r, s, key, value, sender=relayer
-        )
+        return self._send_signed(identity, _revoke_attribute(name, value), owner, relayer)
 
     # -- deactivation -----------------------------------------------------------------
 
@@ -409,11 +441,7 @@ class EthrRegistry(ContractWrapper):
         Raises:
             InvalidContractCall: not a registry change, or arguments it does not take.
         """
-        if change not in _CHANGES:
-            raise InvalidContractCall(
-                f"{self.contract.name}.{change}",
-                f"not a registry change; one of {sorted(_CHANGES)}",
-            )
+        _check_change(self.contract.name, change)
         return self.contract.prepare(change, *args, sender=sender)
 
     # -- history -----------------------------------------------------------------
@@ -487,20 +515,27 @@ class EthrRegistry(ContractWrapper):
 
 
 class AsyncEthrRegistry(AsyncContractWrapper):
-    """The reads of :class:`EthrRegistry` for asyncio: owner, changes, history.
+    """:class:`EthrRegistry` for asyncio: the same reads, changes (direct and
+    signed), history and method names; both send the same changes, built with no I/O.
 
     Example:
         >>> import asyncio
         >>> from troika.chain import AsyncChain
-        >>> async def main() -> list[RegistryEvent]:
+        >>> async def main() -> tuple[bool, list[RegistryEvent]]:
         ...     chain = AsyncChain.embedded()
-        ...     contract = await chain.deploy(REGISTRY_CONTRACT)
-        ...     return await AsyncEthrRegistry(contract).history(chain.dev_signers[0].address)
+        ...     registry = await AsyncEthrRegistry.deploy(chain)
+        ...     alice = chain.dev_signers[0].address
+        ...     return await registry.identity_owner(alice) == alice, await registry.history(alice)
         >>> asyncio.run(main())
-        []
+        (True, [])
     """
 
     CONTRACT = REGISTRY_CONTRACT
+
+    @classmethod
+    async def deploy(cls, chain: AsyncChain, *, sender: Sender | None = None) -> AsyncEthrRegistry:
+        """Deploy troika's registry (and record it in the chain's deployments)."""
+        return cls(await chain.deploy(REGISTRY_CONTRACT, sender=sender))
 
     @classmethod
     async def at(cls, chain: AsyncChain, address: str | None = None) -> AsyncEthrRegistry:
@@ -527,6 +562,152 @@ class AsyncEthrRegistry(AsyncContractWrapper):
     async def changed(self, identity: str) -> int:
         """The block of the identity's latest change (0: never changed)."""
         return int(await self.contract.call("changed", identity))
+
+    async def nonce(self, signer: str) -> int:
+        """The nonce the next change signed by ``signer`` must carry."""
+        return int(await self.contract.call("nonce", signer))
+
+    async def valid_delegate(
+        self, identity: str, delegate_type: str | bytes, delegate: str
+    ) -> bool:
+        """True while ``delegate`` is a valid ``delegate_type`` delegate of ``identity``."""
+        return bool(
+            await self.contract.call("validDelegate", identity, bytes32(delegate_type), delegate)
+        )
+
+    # -- changes sent by the owner (see EthrRegistry) --------------------------------
+
+    async def _send(self, identity: str, change: _Change, sender: Sender | None) -> Receipt:
+        function, args = change.direct(identity)
+        return await self.contract.transact(function, *args, sender=sender)
+
+    async def change_owner(self, identity: str, new_owner: str, *, sender: Sender) -> Receipt:
+        """Make ``new_owner`` the owner of ``identity`` (sent by the current owner)."""
+        return await self._send(identity, _change_owner(new_owner), sender)
+
+    async def add_delegate(
+        self,
+        identity: str,
+        delegate_type: str | bytes,
+        delegate: str,
+        validity: int,
+        *,
+        sender: Sender,
+    ) -> Receipt:
+        """Let ``delegate`` act as ``delegate_type`` for ``validity`` seconds."""
+        return await self._send(identity, _add_delegate(delegate_type, delegate, validity), sender)
+
+    async def revoke_delegate(
+        self, identity: str, delegate_type: str | bytes, delegate: str, *, sender: Sender
+    ) -> Receipt:
+        """End a delegation now."""
+        return await self._send(identity, _revoke_delegate(delegate_type, delegate), sender)
+
+    async def set_attribute(
+        self,
+        identity: str,
+        name: str | bytes,
+        value: bytes,
+        validity: int,
+        *,
+        sender: Sender,
+    ) -> Receipt:
+        """Publish attribute ``name`` = ``value`` for ``validity`` seconds."""
+        return await self._send(identity, _set_attribute(name, value, validity), sender)
+
+    async def revoke_attribute(
+        self, identity: str, name: str | bytes, value: bytes, *, sender: Sender
+    ) -> Receipt:
+        """Revoke attribute ``name`` = ``value``."""
+        return await self._send(identity, _revoke_attribute(name, value), sender)
+
+    # -- changes signed by the owner, sent by anyone ---------------------------------
+
+    async def _send_signed(
+        self, identity: str, change: _Change, owner: Signer, relayer: Sender | None
+    ) -> Receipt:
+        _check_owner(identity, owner, await self.identity_owner(identity))
+        digest = change.digest(self.address, await self.nonce(owner.address), identity)
+        function, args = change.signed(identity, *owner.sign_digest(digest))
+        return await self.contract.transact(function, *args, sender=relayer)
+
+    async def change_owner_signed(
+        self, identity: str, new_owner: str, *, owner: Signer, relayer: Sender | None = None
+    ) -> Receipt:
+        """Change the owner with the owner's signature; ``relayer`` pays the gas."""
+        return await self._send_signed(identity, _change_owner(new_owner), owner, relayer)
+
+    async def add_delegate_signed(
+        self,
+        identity: str,
+        delegate_type: str | bytes,
+        delegate: str,
+        validity: int,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """Add a delegate with the owner's signature; ``relayer`` pays the gas."""
+        change = _add_delegate(delegate_type, delegate, validity)
+        return await self._send_signed(identity, change, owner, relayer)
+
+    async def set_attribute_signed(
+        self,
+        identity: str,
+        name: str | bytes,
+        value: bytes,
+        validity: int,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """Publish an attribute with the owner's signature; ``relayer`` pays the gas."""
+        change = _set_attribute(name, value, validity)
+        return await self._send_signed(identity, change, owner, relayer)
+
+    async def revoke_delegate_signed(
+        self,
+        identity: str,
+        delegate_type: str | bytes,
+        delegate: str,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """End a delegation with the owner's signature; ``relayer`` pays the gas."""
+        change = _revoke_delegate(delegate_type, delegate)
+        return await self._send_signed(identity, change, owner, relayer)
+
+    async def revoke_attribute_signed(
+        self,
+        identity: str,
+        name: str | bytes,
+        value: bytes,
+        *,
+        owner: Signer,
+        relayer: Sender | None = None,
+    ) -> Receipt:
+        """Revoke an attribute with the owner's signature; ``relayer`` pays the gas."""
+        return await self._send_signed(identity, _revoke_attribute(name, value), owner, relayer)
+
+    async def deactivate(self, identity: str, *, sender: Sender) -> Receipt:
+        """Deactivate the DID (see :meth:`EthrRegistry.deactivate` for what it cannot undo)."""
+        return await self.change_owner(identity, ZERO_ADDRESS, sender=sender)
+
+    async def deactivate_signed(
+        self, identity: str, *, owner: Signer, relayer: Sender | None = None
+    ) -> Receipt:
+        """:meth:`deactivate` with the owner's signature; ``relayer`` pays the gas."""
+        return await self.change_owner_signed(identity, ZERO_ADDRESS, owner=owner, relayer=relayer)
+
+    async def prepare(self, change: str, *args: Any, sender: str) -> dict[str, Any]:
+        """An unsigned transaction of a registry change (see :meth:`EthrRegistry.prepare`).
+
+        Raises:
+            InvalidContractCall: not a registry change, or arguments it does not take.
+        """
+        _check_change(self.contract.name, change)
+        return await self.contract.prepare(change, *args, sender=sender)
 
     async def history(
         self, identity: str, *, from_block: int | None = None, max_events: int = MAX_HISTORY
