@@ -235,12 +235,27 @@ def anvil_binary() -> Path:
 class Anvil(Service):
     """A local anvil chain with the well-known test mnemonic's ten funded accounts.
 
+    With ``state``, the chain lives in that file: loaded from it at each start
+    (if it exists), written to it on SIGTERM (so ``stop()`` keeps it) and, with
+    ``state_interval``, every that many seconds while it runs, so a chain
+    killed outright (:meth:`kill`) comes back from its last dump. Every start
+    is on the same port, so clients keep their URL across a restart.
+
+    ```
+    anvil = Anvil(workdir=tmp, state=tmp / "state.json", state_interval=1).start()
+    anvil.kill()  # SIGKILL: no dump on exit, only the periodic ones survive
+    anvil.start()  # the same URL, the chain as last dumped (pending transactions lost)
+    ```
+
     Args:
         chain_id: The chain id it serves.
-        extra_args: More anvil arguments, such as ``["--state", path]`` or
-            ``["--dump-state", path]`` (anvil dumps on SIGTERM, so ``stop()`` keeps it).
+        extra_args: More anvil arguments, such as ``["--no-mining"]``.
         workdir: Where its logs go; a temporary directory (removed on stop) if None.
+            Give one to restart a chain with ``state`` after ``stop()``.
         binary: The anvil executable; see :func:`anvil_binary` if None.
+        state: The state file (anvil's ``--state``: load at start, dump on exit).
+        state_interval: Whole seconds between dumps of ``state`` while it runs
+            (anvil's ``--state-interval``); only on exit if None.
     """
 
     name = "anvil"
@@ -252,12 +267,57 @@ class Anvil(Service):
         extra_args: Sequence[str] = (),
         workdir: Path | None = None,
         binary: Path | None = None,
+        state: Path | None = None,
+        state_interval: int | None = None,
     ) -> None:
+        if state_interval is not None and (state is None or state_interval < 1):
+            raise ServiceError(
+                f"state_interval={state_interval!r} needs a state file and whole seconds >= 1"
+            )
         self.binary = anvil_binary() if binary is None else binary
         self.chain_id = chain_id
         self.port = free_port()
         self.extra_args = list(extra_args)
+        self.state = state
+        self.state_interval = state_interval
         super().__init__(workdir)
+
+    def kill(self) -> None:
+        """SIGKILL the chain, as a crash would: it dumps nothing on the way out.
+
+        The workdir and ``state`` stay; :meth:`start` brings the chain back on
+        the same port from the last dump.
+        """
+        process, self._process = self._process, None
+        try:
+            if process is not None:
+                process.kill()
+                process.wait(timeout=STOP_TIMEOUT)
+        finally:
+            for log in self._logs:
+                log.close()
+            self._logs.clear()
+
+    def dumped_block(self) -> int | None:
+        """The latest block number in ``state`` as last dumped (None: no dump yet)."""
+        if self.state is None:
+            return None
+        try:
+            dumped = json.loads(self.state.read_text())
+        except (FileNotFoundError, ValueError):  # not written yet, or being written
+            return None
+        return int(dumped["block"]["number"], 16)
+
+    def wait_dumped(self, block: int, timeout: float = START_TIMEOUT) -> None:
+        """Wait until ``state`` holds block ``block`` (or a later one), at most ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while (self.dumped_block() or -1) < block:
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"anvil did not dump block {block} to {self.state} within {timeout} s "
+                    f"(last dumped: {self.dumped_block()})\n{self.logs()}"
+                )
+            time.sleep(0.1)
 
     @property
     def url(self) -> str:
@@ -275,6 +335,12 @@ class Anvil(Service):
             "--balance", "10000",
             "--quiet",  # errors still reach stderr
             "--color", "never",
+            *(["--state", str(self.state)] if self.state is not None else []),
+            *(
+                ["--state-interval", str(self.state_interval)]
+                if self.state_interval is not None
+                else []
+            ),
             *self.extra_args,
         ]  # fmt: skip
 

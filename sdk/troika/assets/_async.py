@@ -263,6 +263,7 @@ class AsyncAssetRegistry(AsyncContractWrapper):
                 await self.chain.w3.eth.get_transaction_count(account, "latest"),  # type: ignore[arg-type]
             )
             if pending == 0:
+                self.chain.nonces.forget(account)  # see AssetRegistry.wait_settled
                 return
             if time.monotonic() >= deadline:
                 raise MintPending(account, pending, limit)

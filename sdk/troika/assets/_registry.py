@@ -362,6 +362,7 @@ class AssetRegistry(ContractWrapper):
         A mint looks on chain for what an earlier attempt minted; a transaction
         of that attempt still unmined would be missed, and its content minted
         twice. So a mint first waits for the minter's transactions to settle.
+        Once they have, the minter's next nonce is asked of the node afresh.
 
         Raises:
             MintPending: some are still unmined after ``timeout``.
@@ -374,6 +375,10 @@ class AssetRegistry(ContractWrapper):
                 self.chain.w3.eth.get_transaction_count(account, "latest"),  # type: ignore[arg-type]
             )
             if pending == 0:
+                # Nothing in flight: the node's count is exact, and a local one
+                # above it counts transactions the node lost (it restarted
+                # from older state, a reorg): the mint's nonce comes from the node.
+                self.chain.nonces.forget(account)
                 return
             if time.monotonic() >= deadline:
                 raise MintPending(account, pending, limit)

@@ -24,6 +24,7 @@ from troika._errors import (
     ContractReverted,
     DeploymentNotFound,
     RPCError,
+    RPCUnavailable,
     TransactionRejected,
     TransactionTimeout,
 )
@@ -279,7 +280,14 @@ class AsyncChain(ChainCore, AsyncClosing):
         tx["gas"] = gas
         tx.update(await self._fees())
         tx_hash = await self._broadcast(sender, origin, tx)
-        return await self.wait(tx_hash, timeout=timeout, errors=known, contract=contract)
+        try:
+            return await self.wait(tx_hash, timeout=timeout, errors=known, contract=contract)
+        except (TransactionTimeout, RPCUnavailable):
+            # The node may have lost it (a restart, an eviction): counting on
+            # from it would leave a gap that no later transaction gets past.
+            # The node's own count includes it if it still holds it.
+            self.nonces.forget(origin)
+            raise
 
     async def prepare(
         self,

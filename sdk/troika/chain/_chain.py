@@ -20,6 +20,7 @@ from troika._errors import (
     ContractReverted,
     DeploymentNotFound,
     RPCError,
+    RPCUnavailable,
     TransactionRejected,
     TransactionTimeout,
 )
@@ -288,7 +289,8 @@ class Chain(ChainCore, Closing):
         Raises:
             ContractReverted: the transaction reverts; names the custom error.
             TransactionRejected: the node refused it (funds, nonce, fees).
-            TransactionTimeout: no receipt within ``timeout``.
+            TransactionTimeout: no receipt within ``timeout``; the account's next
+                send asks the node for its nonce again (it may have lost this one).
         """
         sender = sender if sender is not None else self.default_sender
         origin = self._origin(sender)
@@ -303,7 +305,14 @@ class Chain(ChainCore, Closing):
         tx["gas"] = gas
         tx.update(self._fees())
         tx_hash = self._broadcast(sender, origin, tx)
-        return self.wait(tx_hash, timeout=timeout, errors=known, contract=contract)
+        try:
+            return self.wait(tx_hash, timeout=timeout, errors=known, contract=contract)
+        except (TransactionTimeout, RPCUnavailable):
+            # The node may have lost it (a restart, an eviction): counting on
+            # from it would leave a gap that no later transaction gets past.
+            # The node's own count includes it if it still holds it.
+            self.nonces.forget(origin)
+            raise
 
     def prepare(
         self,
