@@ -35,8 +35,9 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from troika._config import Settings
@@ -202,7 +203,9 @@ def _openapi(methods: tuple[str, ...]) -> dict[str, Any]:
                             "in": "path",
                             "required": True,
                             "description": "The DID or DID URL, percent-encoded where needed.",
-                            "schema": {"type": "string"},
+                            # DID Core's ABNF: "did:" method-name ":" ...; a string of that
+                            # shape may still be no DID of its method (400 invalidDid).
+                            "schema": {"type": "string", "pattern": "^did:[a-z0-9]+:"},
                             "example": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
                         },
                         {
@@ -417,6 +420,15 @@ def create_app(
     async def openapi_json(request: Request) -> Response:
         return Response(openapi, media_type="application/json")
 
+    async def not_found(request: Request, exc: Exception) -> Response:
+        # Starlette's {identifier:path} stops at a line break, so an identifier with
+        # a percent-encoded one (%0A) would get a bare text 404: it is an invalid DID,
+        # and its answer a resolution result like any other's.
+        if request.method == "GET" and request.url.path.startswith(_PREFIX):
+            return await identifiers(request)
+        detail = exc.detail if isinstance(exc, HTTPException) else "Not Found"
+        return PlainTextResponse(detail, 404)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -432,5 +444,6 @@ def create_app(
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
         ],
+        exception_handlers={404: not_found},
         lifespan=lifespan,
     )
