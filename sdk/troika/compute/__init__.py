@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         evaluate_federated,
         train_federated,
     )
+    from troika.compute._functions import request, result, status
     from troika.compute._jobs import (
         JOBS_CONTRACT,
         MAX_DATASETS,
@@ -101,6 +102,9 @@ __all__ = [
     "local_release",
     "model_from_bytes",
     "noise_for_epsilon",
+    "request",
+    "result",
+    "status",
     "train_federated",
 ]
 
@@ -141,6 +145,9 @@ _HOMES = {
     "laplace_scale": "_privacy",
     "local_release": "_privacy",
     "noise_for_epsilon": "_privacy",
+    "request": "_functions",
+    "result": "_functions",
+    "status": "_functions",
     "train_federated": "_federated",
 }
 
