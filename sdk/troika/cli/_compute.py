@@ -9,7 +9,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,7 +23,7 @@ from troika.cli._options import HomeOption, JsonOption, PasswordFileOption, emit
 
 if TYPE_CHECKING:
     from troika.compute._jobs import ComputeJobs
-    from troika.compute._node import Compute
+    from troika.compute._node import Compute, Node
 
 __all__ = ["compute_app"]
 
@@ -178,6 +178,14 @@ class _DatasetEntry(BaseModel):
     max_epsilon: float | None = Field(None, gt=0)
 
 
+class _FlowerEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    superlink: str = Field(pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$")
+    root_certificates: Path | None = None
+    require_secure: bool = False
+
+
 class _NodeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -189,6 +197,7 @@ class _NodeConfig(BaseModel):
     state: Path | None = None
     interval: float = Field(2.0, gt=0)
     datasets: list[_DatasetEntry] = Field(min_length=1)
+    flower: _FlowerEntry | None = None
 
 
 def _node_config(path: Path) -> _NodeConfig:
@@ -208,6 +217,9 @@ def _node_config(path: Path) -> _NodeConfig:
     for entry in config.datasets:
         if not entry.data.is_absolute():
             entry.data = base / entry.data
+    certificates = config.flower.root_certificates if config.flower is not None else None
+    if config.flower is not None and certificates is not None and not certificates.is_absolute():
+        config.flower.root_certificates = base / certificates
     return config
 
 
@@ -217,9 +229,11 @@ def node(
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
 ) -> None:
     """Run a data owner's node: watch the chain for jobs on its datasets,
-    check policy, budget and licences, and accept; stops cleanly on SIGTERM."""
+    check policy, budget and licences, and accept; with a [flower] section, run
+    a Flower SuperNode for the coordinator's SuperLink and confirm the results
+    it delivers. Stops cleanly (the SuperNode too) on SIGTERM."""
     from troika.compute._jobs import JobKind
-    from troika.compute._node import DatasetPolicy, Node
+    from troika.compute._node import DatasetPolicy, FlowerSettings, Node
 
     settings = _node_config(config)
     policies = [
@@ -233,6 +247,13 @@ def node(
         )
         for entry in settings.datasets
     ]
+    flower = None
+    if settings.flower is not None:
+        flower = FlowerSettings(
+            settings.flower.superlink,
+            root_certificates=settings.flower.root_certificates,
+            require_secure=settings.flower.require_secure,
+        )
     stop = threading.Event()
 
     def on_signal(number: int, _frame: FrameType | None) -> None:
@@ -250,28 +271,44 @@ def node(
                 policies,
                 sender=assets.sender,
                 state=settings.state or (config.parent / f"{config.stem}.state.json"),
+                flower=flower,
             )
             _err.print(f"troika compute node {worker.address}: datasets {sorted(worker.policies)}")
-            while not stop.is_set():
-                for decision in worker.poll():
-                    verdict = "accepted" if decision.accepted else f"refused: {decision.reason}"
-                    sys.stdout.write(
-                        json.dumps(
-                            {
-                                "job_id": decision.job_id,
-                                "dataset": decision.dataset_id,
-                                "accepted": decision.accepted,
-                                "reason": decision.reason,
-                            }
-                        )
-                        + "\n"
-                    )
-                    sys.stdout.flush()
-                    _err.print(f"job {decision.job_id}, dataset {decision.dataset_id}: {verdict}")
-                if once:
-                    break
-                stop.wait(settings.interval)
+            with worker.supernode() if flower is not None else nullcontext():
+                if flower is not None:
+                    _err.print(f"troika compute node: SuperNode for SuperLink {flower.superlink}")
+                _watch(worker, stop, settings.interval, once=once)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _err.print("troika compute node: stopped")
+
+
+def _watch(worker: Node, stop: threading.Event, interval: float, *, once: bool) -> None:
+    """Poll the chain (and confirm delivered results) until ``stop`` is set."""
+    from troika._errors import ComputeError
+
+    while not stop.is_set():
+        for decision in worker.poll():
+            verdict = "accepted" if decision.accepted else f"refused: {decision.reason}"
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "job_id": decision.job_id,
+                        "dataset": decision.dataset_id,
+                        "accepted": decision.accepted,
+                        "reason": decision.reason,
+                    }
+                )
+                + "\n"
+            )
+            sys.stdout.flush()
+            _err.print(f"job {decision.job_id}, dataset {decision.dataset_id}: {verdict}")
+        try:
+            for job_id in worker.confirm_delivered():
+                _err.print(f"job {job_id}: result confirmed on chain")
+        except ComputeError as exc:  # keep watching; the next round retries
+            _err.print(f"job results: {exc}")
+        if once:
+            break
+        stop.wait(interval)

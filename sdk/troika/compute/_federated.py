@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FlowerDeployment",
     "RoundMetrics",
+    "SuperNode",
     "TrainParams",
     "TrainResult",
     "evaluate_federated",
@@ -322,7 +323,7 @@ def _run_in_process(
             node_id=node_id,
             node_config=node_config,
             state=RecordDict(),
-            run_config={},
+            run_config=dict(run_config),  # as a SuperNode's ClientApp sees its run's config
         )
     grid = InMemoryGrid(state_factory=factory, pull_interval=0.002)
     grid.set_run(run)
@@ -611,6 +612,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _wait_port(host: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise JobFailed(None, f"{process.args!r} exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
+            return
+        time.sleep(0.1)
+    raise JobFailed(None, f"nothing listened on {host}:{port} within {timeout} s")
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -619,55 +631,22 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-class FlowerDeployment:
-    """A SuperLink and one SuperNode per shard file, as processes on loopback.
+class _Processes:
+    """Flower's processes started with troika's environment, logs in :attr:`folder`,
+    stopped together (each in its own session, so its helpers stop with it)."""
 
-    Each SuperNode is given only its own shard's path (and where to write its
-    receipt) through ``--node-config``; a node may insist on SecAgg+. Runs are
-    submitted with ``flwr run`` against the SuperLink's Control API, from an app
-    folder written here whose module re-exports troika's ServerApp and ClientApp;
-    the SuperLink runs without installing dependencies (troika's environment).
-    Everything is stopped, and logs kept in :attr:`folder`, on exit.
-
-    Args:
-        shard_paths: One ``.npz`` shard (``X``, ``y``) per node; see :func:`write_shard`.
-        folder: Where logs, receipts and results go (a temporary folder if None).
-        start_nodes: How many of the SuperNodes to start (default: all); fewer
-            lets a test show that a missing node fails the job.
-        require_secure: Nodes refuse to train outside SecAgg+.
-        run_timeout: Bound on one run, from submission to result.
-
-    Example:
-        ``with FlowerDeployment(paths) as fleet: train_federated((), params,
-        model=m, runtime="deployment", deployment=fleet)``
-    """
-
-    def __init__(
-        self,
-        shard_paths: Sequence[Path],
-        *,
-        folder: Path | None = None,
-        start_nodes: int | None = None,
-        require_secure: bool = False,
-        run_timeout: float = 300.0,
-    ) -> None:
-        self.shard_paths = [Path(p).resolve() for p in shard_paths]
-        self.nodes = len(self.shard_paths)
-        self.start_nodes = self.nodes if start_nodes is None else start_nodes
-        self.require_secure = require_secure
-        self.run_timeout = run_timeout
+    def __init__(self, folder: Path | None) -> None:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.folder = Path(folder) if folder is not None else Path()
         self._given_folder = folder is not None
         self._processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[Any] = []
-        self.port = 0
-        self._runs = 0
 
-    @property
-    def receipts(self) -> list[Path]:
-        """Where each node writes the digest of the final model it received."""
-        return [self.folder / f"node-{i}" / "receipt.json" for i in range(self.nodes)]
+    def _open_folder(self) -> None:
+        if not self._given_folder:
+            self._scratch = tempfile.TemporaryDirectory(prefix="troika-flower-")
+            self.folder = Path(self._scratch.name)
+        self.folder.mkdir(parents=True, exist_ok=True)
 
     def _bin(self, name: str) -> str:
         found = Path(sys.executable).parent / name
@@ -695,69 +674,6 @@ class FlowerDeployment:
         )
         self._processes.append(process)
         return process
-
-    def _wait_port(self, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise JobFailed(None, f"{process.args!r} exited with {process.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-            time.sleep(0.1)
-        raise JobFailed(None, f"nothing listened on 127.0.0.1:{port} within {timeout} s")
-
-    def __enter__(self) -> FlowerDeployment:
-        if not self._given_folder:
-            self._scratch = tempfile.TemporaryDirectory(prefix="troika-flower-")
-            self.folder = Path(self._scratch.name)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            self.port = _free_port()
-            link = self._start(
-                "superlink",
-                [
-                    self._bin("flower-superlink"),
-                    "--insecure",
-                    "--disable-runtime-dependency-installation",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-            )
-            self._wait_port(self.port, link, 60)
-            home = self.folder / "flwr-home"
-            home.mkdir(exist_ok=True)
-            (home / "config.toml").write_text(
-                '[superlink]\ndefault = "troika"\n\n[superlink.troika]\n'
-                f'address = "127.0.0.1:{self.port}"\ninsecure = true\n'
-            )
-            for index in range(self.start_nodes):
-                node_folder = self.folder / f"node-{index}"
-                node_folder.mkdir(exist_ok=True)
-                config = (
-                    f'troika-shard="{self.shard_paths[index]}" '
-                    f'troika-receipt="{self.receipts[index]}"'
-                )
-                if self.require_secure:
-                    config += " troika-require-secure=true"
-                self._start(
-                    f"supernode-{index}",
-                    [
-                        self._bin("flower-supernode"),
-                        "--insecure",
-                        "--superlink",
-                        f"127.0.0.1:{self.port}",
-                        "--port",
-                        str(_free_port()),
-                        "--node-config",
-                        config,
-                    ],
-                )
-        except BaseException:
-            self.close()
-            raise
-        return self
 
     def __exit__(
         self,
@@ -788,6 +704,139 @@ class FlowerDeployment:
             self._scratch.cleanup()
             self._scratch = None
 
+
+class FlowerDeployment(_Processes):
+    """A SuperLink, and optionally one SuperNode per shard file, as processes.
+
+    Without shard files it is the coordinator's side of a deployment whose
+    SuperNodes run at the data owners (each started by its
+    :class:`~troika.compute.Node`, see :class:`SuperNode`): give the owners
+    :attr:`address`. With shard files (tests, benchmarks) it starts a SuperNode
+    per shard on loopback, each given only its own shard's path (and where to
+    write its receipt) through ``--node-config``; a node may insist on SecAgg+.
+    Runs are submitted with ``flwr run`` against the SuperLink's Control API,
+    from an app folder written here whose module re-exports troika's ServerApp
+    and ClientApp; the SuperLink runs without installing dependencies (troika's
+    environment). Everything is stopped, and logs kept in :attr:`folder`, on exit.
+
+    Args:
+        shard_paths: One ``.npz`` shard (``X``, ``y``) per node; see :func:`write_shard`.
+        folder: Where logs, receipts and results go (a temporary folder if None).
+        start_nodes: How many of the SuperNodes to start (default: all); fewer
+            lets a test show that a missing node fails the job.
+        require_secure: Nodes refuse to train outside SecAgg+.
+        run_timeout: Bound on one run, from submission to result.
+        host: Where the SuperLink listens: loopback by default; ``0.0.0.0``
+            (with ``certificates``) for SuperNodes on other machines.
+        port: The SuperLink's port (one HTTP port for the Fleet and Control
+            APIs in Flower 1.42); a free one if None.
+        certificates: TLS: the CA certificate, the SuperLink's certificate and
+            its key (PEM files); insecure (plain HTTP) if None.
+
+    Example:
+        ``with FlowerDeployment(paths) as fleet: train_federated((), params,
+        model=m, runtime="deployment", deployment=fleet)``; for a coordinator:
+        ``with FlowerDeployment() as link: Coordinator(jobs, assets,
+        runtime="deployment", deployment=link).run(job_id)``
+    """
+
+    def __init__(
+        self,
+        shard_paths: Sequence[Path] = (),
+        *,
+        folder: Path | None = None,
+        start_nodes: int | None = None,
+        require_secure: bool = False,
+        run_timeout: float = 300.0,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        certificates: tuple[Path, Path, Path] | None = None,
+    ) -> None:
+        super().__init__(folder)
+        self.shard_paths = [Path(p).resolve() for p in shard_paths]
+        self.nodes = len(self.shard_paths)
+        self.start_nodes = self.nodes if start_nodes is None else start_nodes
+        self.require_secure = require_secure
+        self.run_timeout = run_timeout
+        self.host = host
+        self.port = port or 0
+        self.certificates = certificates
+        self._runs = 0
+
+    @property
+    def address(self) -> str:
+        """``host:port``, the SuperLink's address for SuperNodes (``[flower] superlink``)."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def receipts(self) -> list[Path]:
+        """Where each node writes the digest of the final model it received."""
+        return [self.folder / f"node-{i}" / "receipt.json" for i in range(self.nodes)]
+
+    def __enter__(self) -> FlowerDeployment:
+        self._open_folder()
+        try:
+            self.port = self.port or _free_port()
+            if self.certificates is None:
+                security = ["--insecure"]
+            else:
+                ca, cert, key = self.certificates
+                security = [
+                    "--ssl-ca-certfile", str(ca), "--ssl-certfile", str(cert),
+                    "--ssl-keyfile", str(key),
+                ]  # fmt: skip
+            link = self._start(
+                "superlink",
+                [
+                    self._bin("flower-superlink"),
+                    *security,
+                    "--disable-runtime-dependency-installation",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                ],
+            )
+            local = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+            _wait_port(local, self.port, link, 60)
+            home = self.folder / "flwr-home"
+            home.mkdir(exist_ok=True)
+            trust = (
+                "insecure = true"
+                if self.certificates is None
+                else f"root-certificates = {json.dumps(str(self.certificates[0]))}"
+            )
+            (home / "config.toml").write_text(
+                '[superlink]\ndefault = "troika"\n\n[superlink.troika]\n'
+                f'address = "{local}:{self.port}"\n{trust}\n'
+            )
+            for index in range(self.start_nodes):
+                node_folder = self.folder / f"node-{index}"
+                node_folder.mkdir(exist_ok=True)
+                config = (
+                    f'troika-shard="{self.shard_paths[index]}" '
+                    f'troika-receipt="{self.receipts[index]}"'
+                )
+                if self.require_secure:
+                    config += " troika-require-secure=true"
+                self._start(
+                    f"supernode-{index}",
+                    [
+                        self._bin("flower-supernode"),
+                        "--insecure",
+                        "--superlink",
+                        f"127.0.0.1:{self.port}",
+                        "--port",
+                        str(_free_port()),
+                        "--node-config",
+                        config,
+                    ],
+                )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
     def log(self, name: str = "superlink") -> str:
         """The captured output of ``superlink`` or ``supernode-<i>``."""
         return (self.folder / f"{name}.log").read_text(errors="replace")
@@ -809,8 +858,21 @@ class FlowerDeployment:
             )
         return done.stdout.decode()
 
-    def run(self, run_config: dict[str, Any]) -> dict[str, Any]:
-        """Submit one run with ``flwr run`` and wait (bounded) for its result."""
+    def run(
+        self,
+        run_config: dict[str, Any],
+        *,
+        deliver: Callable[[dict[str, Any]], tuple[bytes, bytes]] | None = None,
+    ) -> dict[str, Any]:
+        """Submit one run with ``flwr run`` and wait (bounded) for its result.
+
+        Args:
+            run_config: The ``troika-*`` run config (see ``_flower_app``).
+            deliver: Called with the trained model (the ServerApp's result
+                before the final round) to make the job's result and report
+                documents; the ServerApp sends them to every node with the
+                final model, so that each node can check and confirm them.
+        """
         from . import _flower_app as app
 
         self._runs += 1
@@ -821,21 +883,44 @@ class FlowerDeployment:
         (package / "app.py").write_text(_APP_MODULE)
         result_dir = job / "result"
         config = {**run_config, app.RUN_RESULT: str(result_dir)}
+        if deliver is not None:
+            config[app.RUN_DELIVER] = True
         lines = "\n".join(f"{key} = {_toml_value(value)}" for key, value in config.items())
         (job / "app" / "pyproject.toml").write_text(_APP_PYPROJECT.format(config=lines))
         out = self._flwr("run", str(job / "app"), "troika", "--format", "json")
         run_id = json.loads(out[out.index("{") :])["run-id"]
         deadline = time.monotonic() + self.run_timeout
-        result_file = result_dir / "result.json"
+        result_file = result_dir / app.RESULT_FILE
+        trained_file, documents_file = (
+            result_dir / app.TRAINED_FILE,
+            result_dir / app.DOCUMENTS_FILE,
+        )
+        checked = time.monotonic()
         while time.monotonic() < deadline:
             if result_file.exists():
                 result: dict[str, Any] = json.loads(result_file.read_text())
                 if result["status"] != "ok":
                     raise JobFailed(None, f"run {run_id}: {result['reason']}")
                 return result
-            if self._run_failed(run_id):
-                raise JobFailed(None, f"run {run_id} failed; see {self.folder}/superlink.log")
-            time.sleep(1.0)
+            if deliver is not None and trained_file.exists() and not documents_file.exists():
+                try:
+                    result_bytes, report_bytes = deliver(json.loads(trained_file.read_text()))
+                except BaseException as exc:  # the ServerApp stops waiting, and halts
+                    failed = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+                    app._write_result(str(result_dir), failed, app.DOCUMENTS_FILE)
+                    raise
+                documents = {
+                    "status": "ok",
+                    "result": base64.b64encode(result_bytes).decode(),
+                    "report": base64.b64encode(report_bytes).decode(),
+                }
+                app._write_result(str(result_dir), documents, app.DOCUMENTS_FILE)
+            # `flwr ls` is a process that imports Flower: ask it now and then only
+            if time.monotonic() - checked > 5.0:
+                checked = time.monotonic()
+                if self._run_failed(run_id):
+                    raise JobFailed(None, f"run {run_id} failed; see {self.folder}/superlink.log")
+            time.sleep(0.2)
         with contextlib.suppress(JobFailed, subprocess.TimeoutExpired):
             self._flwr("stop", str(run_id), "troika", timeout=30)
         raise JobFailed(None, f"run {run_id} did not finish within {self.run_timeout} s")
@@ -846,3 +931,75 @@ class FlowerDeployment:
         except (JobFailed, subprocess.TimeoutExpired):
             return False
         return '"finished:failed"' in out or '"finished:stopped"' in out
+
+
+class SuperNode(_Processes):
+    """A data owner's Flower SuperNode, connected to a coordinator's SuperLink.
+
+    A :class:`~troika.compute.Node` starts one (see :meth:`Node.supernode
+    <troika.compute.Node.supernode>`) with the path of the node's file: the
+    ClientApp it starts for each message reads that file to learn the node's
+    state (which jobs it accepted on chain, for which dataset) and its
+    datasets' local CSVs, and writes, per job, the digest of the final model it
+    received and the result documents the coordinator sent with it.
+
+    Args:
+        superlink: The coordinator's SuperLink, ``host:port``.
+        node_file: The node's JSON file (see ``_flower_app.accepted_dataset``).
+        folder: Where the SuperNode's log and Flower's home go.
+        root_certificates: TLS: the CA certificate (PEM) that signed the
+            SuperLink's; insecure (plain HTTP) if None, as on loopback.
+        require_secure: Refuse to train outside SecAgg+.
+
+    Example:
+        ``with SuperNode("127.0.0.1:9092", node_file, folder): ...``
+    """
+
+    def __init__(
+        self,
+        superlink: str,
+        node_file: Path,
+        folder: Path,
+        *,
+        root_certificates: Path | None = None,
+        require_secure: bool = False,
+    ) -> None:
+        super().__init__(folder)
+        self.superlink = superlink
+        self.node_file = Path(node_file)
+        self.root_certificates = root_certificates
+        self.require_secure = require_secure
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> SuperNode:
+        self._open_folder()
+        config = f'troika-node="{self.node_file.resolve()}"'
+        if self.require_secure:
+            config += " troika-require-secure=true"
+        security = (
+            ["--insecure"]
+            if self.root_certificates is None
+            else ["--root-certificates", str(self.root_certificates)]
+        )
+        try:
+            self.process = self._start(
+                "supernode",
+                [
+                    self._bin("flower-supernode"),
+                    *security,
+                    "--superlink",
+                    self.superlink,
+                    "--port",
+                    str(_free_port()),
+                    "--node-config",
+                    config,
+                ],
+            )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def log(self) -> str:
+        """The SuperNode's captured output."""
+        return (self.folder / "supernode.log").read_text(errors="replace")

@@ -11,9 +11,20 @@ Everything a run needs travels as data:
   canonical JSON, the starting model's bytes (base64), the mode (``train`` or
   ``evaluate``), how many nodes must take part, a per-stage timeout, and the
   folder where the ServerApp writes ``result.json``;
-- each node's own config (``--node-config``): the path of *its* shard
-  (``.npz`` with ``X`` and ``y``), where to write its receipt (the digest of the
-  final model it received), and whether it insists on SecAgg+.
+- each node's own config (``--node-config``): either the path of *its* shard
+  (``.npz`` with ``X`` and ``y``) and where to write its receipt (the digest of
+  the final model it received), or, on a data owner's :class:`~._node.Node`,
+  the path of the node's file (``troika-node``, see :func:`accepted_dataset`);
+  and whether it insists on SecAgg+.
+
+A node's ClientApp takes part only in on-chain jobs its node accepted: the run
+config names the job (``troika-job``), and the ClientApp looks the job up in the
+node's state file, refuses any other (every message, SecAgg+ stages included),
+refuses a run whose parameters or label differ from the spec the node accepted,
+and reads only that dataset's local CSV. When the coordinator delivers the
+job's result documents with the final model (``troika-deliver``), the ClientApp
+hands them, with the digest of the model it received, to its node, which
+checks them and confirms on chain.
 
 Secure aggregation is Flower's SecAgg+ on the legacy strategy path (the only
 one that has it in Flower 1.42): ``SecAggPlusWorkflow`` inside
@@ -28,7 +39,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +68,9 @@ from flwr.serverapp import Grid, ServerApp
 
 from ._federated import TrainParams
 from ._models import Model, model_from_arrays, model_from_bytes
+from ._tables import features_and_labels
 
-__all__ = ["client_app", "make_client_app", "server_app"]
+__all__ = ["accepted_dataset", "client_app", "make_client_app", "server_app"]
 
 RUN_PARAMS = "troika-params"
 RUN_MODEL = "troika-model"
@@ -66,9 +78,19 @@ RUN_MODE = "troika-mode"
 RUN_NODES = "troika-nodes"
 RUN_TIMEOUT = "troika-timeout"
 RUN_RESULT = "troika-result"
+RUN_JOB = "troika-job"
+RUN_LABEL = "troika-label"
+RUN_DELIVER = "troika-deliver"
 NODE_SHARD = "troika-shard"
 NODE_RECEIPT = "troika-receipt"
 NODE_REQUIRE_SECURE = "troika-require-secure"
+NODE_FILE = "troika-node"
+
+#: The files a deployment run's ServerApp and its coordinator share (``troika-result`` folder).
+TRAINED_FILE, DOCUMENTS_FILE, RESULT_FILE = "trained.json", "documents.json", "result.json"
+
+#: The job kinds on chain and the ServerApp's modes that run them.
+_MODES = {"federated-train": "train", "evaluate": "evaluate"}
 
 Meter = Callable[[int, str, int, int], None]
 """Called per message a node handles: (node id, round, bytes in, bytes out)."""
@@ -130,15 +152,77 @@ def _dp_update(
     return model_from_arrays(received.spec, arrays)
 
 
-class _Owner(NumPyClient):
-    """One data owner: reads only its own shard, trains and evaluates locally."""
+def accepted_dataset(node_file: str, run_config: Mapping[str, Any]) -> tuple[int, Path, str]:
+    """The dataset a node accepted on chain for the run's job: its id, its
+    local data and its label column.
 
-    def __init__(self, shard: str, receipt: str | None) -> None:
-        self.shard = shard
+    ``node_file`` is the JSON a :class:`~._node.Node` writes when it starts its
+    SuperNode: ``{"state": <the node's state file>, "datasets": {id: <CSV>},
+    "folder": <where the ClientApp writes receipts>}``. The state file holds the
+    node's decisions (``"<job>:<dataset>"``), each accepted one with the spec it
+    accepted (kind, label, parameters).
+
+    Raises:
+        PermissionError: the run names no job, a job the node did not accept,
+            or parameters, a mode or a label other than the accepted spec's.
+    """
+    job = run_config.get(RUN_JOB)
+    if job is None:
+        raise PermissionError("this node takes part only in on-chain jobs; the run names none")
+    job = int(job)
+    node = json.loads(Path(node_file).read_text(encoding="utf-8"))
+    state_path = Path(node["state"])
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else {}
+    accepted = [
+        (int(dataset), entry.get("spec") or {})
+        for key, entry in state.get("decisions", {}).items()
+        for job_key, dataset in [key.split(":")]
+        if int(job_key) == job and entry.get("accepted") and dataset in node["datasets"]
+    ]
+    if not accepted:
+        raise PermissionError(f"this node has not accepted job {job}")
+    if len(accepted) > 1:
+        raise PermissionError(
+            f"this node accepted job {job} for several datasets; "
+            "a deployment needs one SuperNode per dataset"
+        )
+    (dataset, spec), mode = accepted[0], str(run_config.get(RUN_MODE))
+    if _MODES.get(str(spec.get("kind"))) != mode:
+        raise PermissionError(f"job {job} is a {spec.get('kind')!r} job, not a {mode!r} run")
+    label = str(run_config.get(RUN_LABEL))
+    if label != spec.get("label"):
+        raise PermissionError(f"job {job}'s label is {spec.get('label')!r}, not {label!r}")
+    params = TrainParams.from_json(str(run_config[RUN_PARAMS]))
+    if mode == "train":
+        expected = TrainParams.from_json(json.dumps(spec.get("params", {})))
+        if params != expected:
+            raise PermissionError(f"the run's parameters are not job {job}'s: {params}")
+    elif not params.secure or params.rounds != 1:
+        raise PermissionError(f"an evaluation of job {job} runs once under SecAgg+: {params}")
+    return dataset, Path(node["datasets"][str(dataset)]), label
+
+
+def _only_accepted_jobs(msg: Message, context: Context, call_next: Any) -> Message:
+    """On a node's SuperNode, every message of a run its node did not accept is refused."""
+    node_file = context.node_config.get(NODE_FILE)
+    if node_file:
+        accepted_dataset(str(node_file), context.run_config)
+    result: Message = call_next(msg, context)
+    return result
+
+
+Loader = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+class _Owner(NumPyClient):
+    """One data owner: reads only its own data, trains and evaluates locally."""
+
+    def __init__(self, load: Loader, receipt: str | None) -> None:
+        self.load = load
         self.receipt = receipt
 
     def fit(self, parameters: NDArrays, config: dict[str, Scalar]) -> tuple[NDArrays, int, Any]:
-        x, y = _load_shard(self.shard)
+        x, y = self.load()
         received = model_from_arrays(json.loads(str(config["model-spec"])), parameters)
         before = received.evaluate(x, y)
         if config["troika-mode"] == "evaluate":
@@ -163,14 +247,27 @@ class _Owner(NumPyClient):
     ) -> tuple[float, int, dict[str, Scalar]]:
         digest = model_from_arrays(json.loads(str(config["model-spec"])), parameters).digest()
         if self.receipt:
-            receipt = {"round": int(config["round"]), "digest": digest}
+            receipt: dict[str, Any] = {"round": int(config["round"]), "digest": digest}
+            # the coordinator's result documents, for the node to check and confirm
+            for key in ("result", "report"):
+                if f"troika-{key}" in config:
+                    receipt[key] = str(config[f"troika-{key}"])
             _write_atomically(Path(self.receipt), json.dumps(receipt))
         return 0.0, 1, {"digest": digest}
 
 
 def _client_fn(context: Context) -> Client:
-    receipt = context.node_config.get(NODE_RECEIPT)
-    owner = _Owner(str(context.node_config[NODE_SHARD]), str(receipt) if receipt else None)
+    node_file = context.node_config.get(NODE_FILE)
+    if node_file:
+        dataset, data, label = accepted_dataset(str(node_file), context.run_config)
+        folder = Path(json.loads(Path(str(node_file)).read_text(encoding="utf-8"))["folder"])
+        job = int(context.run_config[RUN_JOB])
+        owner = _Owner(
+            lambda: features_and_labels(data, label, dataset), str(folder / f"job-{job}.json")
+        )
+    else:
+        shard, receipt = str(context.node_config[NODE_SHARD]), context.node_config.get(NODE_RECEIPT)
+        owner = _Owner(lambda: _load_shard(shard), str(receipt) if receipt else None)
     client: Client = owner.to_client()
     return client
 
@@ -203,7 +300,7 @@ def _message_size(msg: Message) -> int:
 
 def make_client_app(meter: Meter | None = None) -> ClientApp:
     """The ClientApp; ``meter`` (simulation only) is told each message's size."""
-    mods: list[Any] = [_secagg_when_asked]
+    mods: list[Any] = [_only_accepted_jobs, _secagg_when_asked]
     if meter is not None:
 
         def measure(msg: Message, context: Context, call_next: Any) -> Message:
@@ -226,8 +323,17 @@ def make_client_app(meter: Meter | None = None) -> ClientApp:
 class _Strategy(FedAvg):
     """FedAvg that splits the securely averaged metrics off the parameters."""
 
-    def __init__(self, params: TrainParams, model: Model, mode: str, nodes: int) -> None:
+    def __init__(
+        self,
+        params: TrainParams,
+        model: Model,
+        mode: str,
+        nodes: int,
+        deliver: Callable[[Model, list[dict[str, float]]], dict[str, str]] | None = None,
+    ) -> None:
         self.params = params
+        self.deliver = deliver
+        self._delivery: dict[str, str] = {}
         self.mode = mode
         self.model = model
         self._spec = json.dumps(model.spec, sort_keys=True)
@@ -237,12 +343,16 @@ class _Strategy(FedAvg):
         self.completed = 0
         super().__init__(
             fraction_fit=1.0,
-            fraction_evaluate=1.0 if mode == "train" else 0.0,
+            fraction_evaluate=1.0 if mode == "train" or deliver else 0.0,
             min_fit_clients=nodes,
             min_evaluate_clients=nodes,
             min_available_clients=nodes,
             on_fit_config_fn=self._fit_config,
-            on_evaluate_config_fn=lambda r: {"round": r, "model-spec": self._spec},
+            on_evaluate_config_fn=lambda r: {
+                "round": r,
+                "model-spec": self._spec,
+                **self._delivery,
+            },
             fit_metrics_aggregation_fn=lambda _: {},
             accept_failures=params.secure,  # SecAgg+ itself decides what it can recover
             initial_parameters=ndarrays_to_parameters(model.to_arrays()),
@@ -294,6 +404,8 @@ class _Strategy(FedAvg):
     ) -> Any:
         if server_round != self.rounds:
             return []  # only the final model goes back to every node, for its receipt
+        if self.deliver is not None:  # with the coordinator's result documents
+            self._delivery = self.deliver(self.model, self.round_metrics)
         return super().configure_evaluate(server_round, parameters, client_manager)
 
     def aggregate_evaluate(
@@ -338,8 +450,40 @@ def _wait_for_nodes(grid: Grid, nodes: int, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def _write_result(folder: str, result: dict[str, Any]) -> None:
-    _write_atomically(Path(folder) / "result.json", json.dumps(result, sort_keys=True))
+def _write_result(folder: str, result: dict[str, Any], name: str = RESULT_FILE) -> None:
+    _write_atomically(Path(folder) / name, json.dumps(result, sort_keys=True))
+
+
+def _deliver_through(
+    folder: str, timeout: float
+) -> Callable[[Model, list[dict[str, float]]], dict[str, str]]:
+    """Hand the final model to the coordinator (``trained.json``) and wait,
+    bounded, for the result documents it pins (``documents.json``)."""
+
+    def deliver(model: Model, rounds: list[dict[str, float]]) -> dict[str, str]:
+        trained = {
+            "status": "ok",
+            "model": base64.b64encode(model.to_bytes()).decode(),
+            "rounds": rounds,
+            "node_digests": {},
+            "seconds": 0.0,
+        }
+        _write_result(folder, trained, TRAINED_FILE)
+        path = Path(folder) / DOCUMENTS_FILE
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise JobHalted(f"the coordinator sent no result documents within {timeout} s")
+            time.sleep(0.1)
+        documents = json.loads(path.read_text(encoding="utf-8"))
+        if documents.get("status") != "ok":
+            raise JobHalted(f"the coordinator failed: {documents.get('reason')}")
+        return {
+            "troika-result": str(documents["result"]),
+            "troika-report": str(documents["report"]),
+        }
+
+    return deliver
 
 
 def run_job(grid: Grid, context: Context) -> dict[str, Any]:
@@ -348,7 +492,10 @@ def run_job(grid: Grid, context: Context) -> dict[str, Any]:
     params = TrainParams.from_json(str(config[RUN_PARAMS]))
     model = model_from_bytes(base64.b64decode(str(config[RUN_MODEL])))
     mode, nodes, timeout = str(config[RUN_MODE]), int(config[RUN_NODES]), float(config[RUN_TIMEOUT])
-    strategy = _Strategy(params, model, mode, nodes)
+    deliver = None
+    if config.get(RUN_DELIVER) and config.get(RUN_RESULT):
+        deliver = _deliver_through(str(config[RUN_RESULT]), timeout)
+    strategy = _Strategy(params, model, mode, nodes, deliver)
     started = time.perf_counter()
     try:
         _wait_for_nodes(grid, nodes, timeout)
@@ -367,7 +514,7 @@ def run_job(grid: Grid, context: Context) -> dict[str, Any]:
         DefaultWorkflow(fit_workflow=fit_workflow)(grid, legacy)
         if strategy.completed != strategy.rounds:
             raise JobHalted(f"only {strategy.completed} of {strategy.rounds} rounds completed")
-        if mode == "train" and len(strategy.node_digests) != nodes:
+        if (mode == "train" or deliver) and len(strategy.node_digests) != nodes:
             raise JobHalted("not every node acknowledged the final model")
         result: dict[str, Any] = {
             "status": "ok",

@@ -28,7 +28,8 @@ a model is data (weights and an architecture spec).
 
 from __future__ import annotations
 
-import csv
+import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,7 +37,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -66,12 +67,13 @@ from troika.compute._privacy import (
     gaussian_rounds_epsilon,
     local_release,
 )
+from troika.compute._tables import features_and_labels, load_table
 from troika.ipfs import CID
 
 if TYPE_CHECKING:
     from troika.assets import Assets
     from troika.chain import Sender
-    from troika.compute._federated import TrainParams
+    from troika.compute._federated import FlowerDeployment, SuperNode, TrainParams, TrainResult
     from troika.did import Identity
     from troika.ipfs import PinningStore
 
@@ -80,6 +82,7 @@ __all__ = [
     "Compute",
     "Coordinator",
     "DatasetPolicy",
+    "FlowerSettings",
     "JobResult",
     "JobSpec",
     "Node",
@@ -242,24 +245,30 @@ class NodeDecision:
     reason: str = ""
 
 
-def load_table(path: Path) -> tuple[tuple[str, ...], npt.NDArray[np.float64]]:
-    """A numeric CSV with a header: its column names and its values.
+@dataclass(frozen=True)
+class FlowerSettings:
+    """How a node joins a coordinator's Flower deployment (separate organisations).
 
-    Raises:
-        InvalidJob: not numeric, ragged, or empty.
+    Attributes:
+        superlink: The coordinator's SuperLink, ``host:port``.
+        root_certificates: TLS: the CA certificate (PEM) that signed the
+            SuperLink's; None for plain HTTP (loopback, or a trusted network).
+        require_secure: The node's ClientApp refuses to train outside SecAgg+
+            (besides refusing any run whose parameters are not the accepted spec's).
+
+    Example:
+        >>> FlowerSettings("127.0.0.1:9092").superlink
+        '127.0.0.1:9092'
     """
-    with path.open(newline="", encoding="utf-8") as file:
-        rows = list(csv.reader(file))
-    if len(rows) < 2:
-        raise InvalidJob("data", str(path), "a CSV with a header and at least one row")
-    header = tuple(name.strip() for name in rows[0])
-    try:
-        values = np.array([[float(cell) for cell in row] for row in rows[1:]], dtype=np.float64)
-    except ValueError as exc:
-        raise InvalidJob("data", str(path), f"not numeric: {exc}") from exc
-    if values.ndim != 2 or values.shape[1] != len(header):
-        raise InvalidJob("data", str(path), "every row needs a value for every column")
-    return header, values
+
+    superlink: str
+    root_certificates: Path | None = None
+    require_secure: bool = False
+
+    def __post_init__(self) -> None:
+        host, _, port = self.superlink.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise InvalidJob("superlink", self.superlink, "expected host:port")
 
 
 class Node:
@@ -275,6 +284,11 @@ class Node:
         state: A JSON file where the node keeps the last block it read and
             its decisions, so that a restarted node resumes where it stopped
             and decides nothing twice; in memory if None.
+        flower: Join a coordinator's Flower deployment: :meth:`supernode`
+            runs a SuperNode whose ClientApp reads only this node's data, and
+            only for jobs this node accepted (needs ``state``, which the
+            ClientApp reads); :meth:`confirm_delivered` confirms the results
+            it delivers.
 
     Example: see ``docs/compute.md``.
     """
@@ -287,15 +301,19 @@ class Node:
         *,
         sender: Sender,
         state: str | os.PathLike[str] | None = None,
+        flower: FlowerSettings | None = None,
     ) -> None:
         if not policies:
             raise InvalidJob("policies", policies, "a node serves at least one dataset")
+        if flower is not None and state is None:
+            raise InvalidJob("state", None, "a node on a Flower deployment keeps a state file")
         self.jobs = jobs
         self.assets = assets
         self.policies = {policy.dataset_id: policy for policy in policies}
         self.sender = sender
         self.address = sender if isinstance(sender, str) else sender.address
-        self._state_path = Path(state) if state is not None else None
+        self._state_path = Path(state).resolve() if state is not None else None
+        self.flower = flower
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {"block": None, "decisions": {}, "confirmed": []}
         if self._state_path is not None and self._state_path.is_file():
@@ -338,27 +356,38 @@ class Node:
                     key = f"{job_id}:{dataset_id}"
                     if key in self._state["decisions"]:
                         continue
-                    decision = self._decide(job_id, dataset_id)
-                    self._state["decisions"][key] = {
+                    decision, spec = self._decide(job_id, dataset_id)
+                    entry: dict[str, Any] = {
                         "accepted": decision.accepted,
                         "reason": decision.reason,
                     }
+                    if spec is not None:  # what this node's ClientApp will agree to run
+                        entry["spec"] = {
+                            "kind": spec.kind,
+                            "label": spec.label,
+                            "params": dict(spec.params),
+                        }
+                    self._state["decisions"][key] = entry
                     self._save()
                     made.append(decision)
             self._state["block"] = head
             self._save()
             return made
 
-    def _decide(self, job_id: int, dataset_id: int) -> NodeDecision:
+    def _decide(self, job_id: int, dataset_id: int) -> tuple[NodeDecision, JobSpec | None]:
         job = self.jobs.job(job_id)
+        if self.jobs.participant_of(job_id, dataset_id).lower() == self.address.lower():
+            # Accepted before a crash lost the decision: record it, send nothing.
+            spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest, job_id))
+            return NodeDecision(job_id, dataset_id, True), spec
         try:
-            self.check(job, dataset_id)
+            spec = self.check(job, dataset_id)
         except ComputeError as refused:
             _log.info("job %d, dataset %d: refused: %s", job_id, dataset_id, refused)
-            return NodeDecision(job_id, dataset_id, False, str(refused))
+            return NodeDecision(job_id, dataset_id, False, str(refused)), None
         self.jobs.accept(job_id, dataset_id, sender=self.sender)
         _log.info("job %d, dataset %d: accepted", job_id, dataset_id)
-        return NodeDecision(job_id, dataset_id, True)
+        return NodeDecision(job_id, dataset_id, True), spec
 
     def check(self, job: Job, dataset_id: int) -> JobSpec:
         """Everything the node checks before it accepts; the job's spec if all holds.
@@ -420,11 +449,7 @@ class Node:
         self, dataset_id: int, label: str
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """The dataset's features and labels, from its local data."""
-        header, values = load_table(self.policies[dataset_id].data)
-        if label not in header:
-            raise InvalidJob("label", label, f"not a column of dataset {dataset_id}: {header}")
-        index = header.index(label)
-        return np.delete(values, index, axis=1), values[:, index]
+        return features_and_labels(self.policies[dataset_id].data, label, dataset_id)
 
     def release(self, job_id: int, dataset_id: int, query: StatsQuery) -> LocalRelease:
         """This node's differentially private release of its dataset for a stats job."""
@@ -470,6 +495,101 @@ class Node:
             self._state["confirmed"].append(job_id)
             self._save()
 
+    # -- on a Flower deployment ------------------------------------------------------
+
+    @property
+    def flower_folder(self) -> Path:
+        """Where this node's SuperNode keeps its log, and its ClientApp the
+        digests and result documents it received (``job-<id>.json``)."""
+        if self._state_path is None:
+            raise InvalidJob("state", None, "a node on a Flower deployment keeps a state file")
+        return self._state_path.with_name(self._state_path.stem + ".flower")
+
+    @contextlib.contextmanager
+    def supernode(self) -> Iterator[SuperNode]:
+        """Run this node's Flower SuperNode (a child process) while the block runs.
+
+        The SuperNode connects to the coordinator's SuperLink
+        (``flower.superlink``). Its ClientApp is told only the path of a file
+        naming this node's state file and its datasets' local CSVs: it takes
+        part only in jobs this node accepted on chain, with the accepted
+        spec's parameters, reads only that dataset, and sends only what SecAgg+
+        masks (or, for a plain job, the update). Nothing decrypted is written.
+
+        Raises:
+            InvalidJob: the node has no ``flower`` settings.
+
+        Example: see ``docs/compute.md`` (separate organisations).
+        """
+        from troika.compute._federated import SuperNode
+
+        if self.flower is None:
+            raise InvalidJob("flower", None, "give the node FlowerSettings to join a deployment")
+        folder = self.flower_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        assert self._state_path is not None
+        with self._lock:
+            self._save()  # the ClientApp reads the state, which must exist
+        node_file = folder / "node.json"
+        write_json_atomically(
+            node_file,
+            {
+                "state": str(self._state_path),
+                "datasets": {
+                    str(dataset): str(Path(policy.data).resolve())
+                    for dataset, policy in self.policies.items()
+                },
+                "folder": str(folder),
+            },
+        )
+        with SuperNode(
+            self.flower.superlink,
+            node_file,
+            folder,
+            root_certificates=self.flower.root_certificates,
+            require_secure=self.flower.require_secure,
+        ) as running:
+            yield running
+
+    def confirm_delivered(self) -> list[int]:
+        """Confirm on chain the results the coordinator delivered through this
+        node's SuperNode, each checked by :meth:`confirm` against the digest of
+        the final model this node's ClientApp received; the jobs confirmed now.
+
+        A result that fails the check is refused once and for all (logged);
+        a failed transaction is retried on the next call.
+        """
+        if self.flower is None or self._state_path is None:
+            return []
+        confirmed = []
+        for path in sorted(self.flower_folder.glob("job-*.json")):
+            job_id = int(path.stem.removeprefix("job-"))
+            with self._lock:
+                done = set(self._state["confirmed"]) | set(self._state.get("refused", []))
+            if job_id in done:
+                continue
+            delivered = json.loads(path.read_text(encoding="utf-8"))
+            if "result" not in delivered:
+                continue
+            self.received[job_id] = str(delivered["digest"])
+            try:
+                self.confirm(
+                    job_id,
+                    base64.b64decode(delivered["result"]),
+                    base64.b64decode(delivered["report"]),
+                )
+            except (ResultMismatch, JobStateError) as refused:
+                _log.warning("job %d: not confirmed: %s", job_id, refused)
+                with self._lock:
+                    self._state.setdefault("refused", []).append(job_id)
+                    self._save()
+                continue
+            except ComputeError as exc:  # a transaction that failed: next time
+                _log.warning("job %d: confirming failed: %s", job_id, exc)
+                continue
+            confirmed.append(job_id)
+        return confirmed
+
     def withdraw(self) -> int:
         """Collect what the market owes this node's account (0 if nothing)."""
         if self.jobs.owed(self.address) == 0:
@@ -481,6 +601,7 @@ class Node:
         while not stop.is_set():
             try:
                 self.poll()
+                self.confirm_delivered()
             except ComputeError as exc:  # keep watching; the next poll retries
                 _log.warning("poll failed: %s", exc)
             stop.wait(interval)
@@ -525,6 +646,13 @@ class Coordinator:
         assets: The requester's :class:`~troika.assets.Assets`.
         runtime: ``"simulation"``: every node's Flower client runs in this
             process (the embedded default; each reads only its own data).
+            ``"deployment"``: the job runs on Flower's deployment engine,
+            ``deployment``'s SuperLink with one SuperNode per dataset, each
+            run by its owner's :class:`Node` (separate organisations); the
+            nodes confirm the result on chain themselves.
+        deployment: The running :class:`~troika.compute.FlowerDeployment`
+            (its SuperLink) for ``"deployment"``.
+        timeout: Bound on waiting for nodes and on each SecAgg+ stage.
     """
 
     def __init__(
@@ -532,20 +660,34 @@ class Coordinator:
         jobs: ComputeJobs,
         assets: Assets,
         *,
-        runtime: Literal["simulation"] = "simulation",
+        runtime: Literal["simulation", "deployment"] = "simulation",
+        deployment: FlowerDeployment | None = None,
         timeout: float = 300.0,
     ) -> None:
+        if runtime not in ("simulation", "deployment"):
+            raise InvalidJob("runtime", runtime, "expected 'simulation' or 'deployment'")
+        if runtime == "deployment" and deployment is None:
+            raise InvalidJob("deployment", None, "the deployment runtime needs a FlowerDeployment")
         self.jobs = jobs
         self.assets = assets
         self.runtime = runtime
+        self.deployment = deployment
         self.timeout = timeout
 
-    def run(self, job_id: int, nodes: Sequence[Node]) -> tuple[bytes, bytes]:
-        """Run the job, have every participating node confirm it; the pinned
+    def run(self, job_id: int, nodes: Sequence[Node] = ()) -> tuple[bytes, bytes]:
+        """Run the job and have every participating node confirm it; the pinned
         result and report documents.
+
+        In the ``"simulation"`` runtime, ``nodes`` are the job's nodes and are
+        handed the result here. On a deployment, ``nodes`` is unused: each
+        owner's node receives the result documents with the final model
+        (through its SuperNode) and confirms them itself, so the job is
+        completed on chain once every node has (see :meth:`Node.confirm_delivered`).
 
         Raises:
             JobStateError: the job is not running (not every dataset accepted).
+            InvalidJob: a stats job on a deployment (statistics are the
+                nodes' own releases, not a Flower run).
             JobFailed: the computation failed; the nodes confirm nothing, and
                 the requester is refunded after the deadline.
         """
@@ -553,22 +695,67 @@ class Coordinator:
         if job.status is not JobStatus.RUNNING:
             raise JobStateError(job_id, job.status.label, "every dataset must accept first")
         spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest, job.job_id))
+        started = time.monotonic()
+        if self.runtime == "deployment":
+            return self._deployed(job, spec, started)
         serving = {dataset: node for node in nodes for dataset in node.policies}
         missing = [dataset for dataset in job.datasets if dataset not in serving]
         if missing:
             raise JobFailed(job_id, f"no node serves datasets {missing}")
-        started = time.monotonic()
         if job.kind is JobKind.STATS:
             result, report = self._stats(job, spec, serving)
         else:
             result, report = self._federated(job, spec, serving)
+        result_bytes, report_bytes = self._pin(result, report, started)
+        for node in {id(n): n for n in (serving[d] for d in job.datasets)}.values():
+            node.confirm(job_id, result_bytes, report_bytes)
+        return result_bytes, report_bytes
+
+    def _pin(
+        self, result: dict[str, Any], report: dict[str, Any], started: float
+    ) -> tuple[bytes, bytes]:
         report["seconds"] = round(time.monotonic() - started, 3)
         result_bytes, report_bytes = _canonical(result), _canonical(report)
         self.assets.pin_block(result_bytes)
         self.assets.pin_block(report_bytes)
-        for node in {id(n): n for n in (serving[d] for d in job.datasets)}.values():
-            node.confirm(job_id, result_bytes, report_bytes)
         return result_bytes, report_bytes
+
+    def _deployed(self, job: Job, spec: JobSpec, started: float) -> tuple[bytes, bytes]:
+        """Run a training or evaluation job on the deployment; the documents
+        go to the nodes with the final model, for them to check and confirm."""
+        from troika.compute import _flower_app as app
+        from troika.compute._federated import TrainParams, _job, _run_config, _train_result
+
+        assert self.deployment is not None
+        if job.kind is JobKind.STATS:
+            raise InvalidJob("kind", job.kind.label, "statistics do not run on a Flower deployment")
+        base = self._model(job)
+        train = job.kind is JobKind.FEDERATED_TRAIN
+        params = spec.train_params() if train else TrainParams(rounds=1)
+        mode = "train" if train else "evaluate"
+        run_config = _run_config(params, base, mode, len(job.datasets), self.timeout)
+        run_config |= {app.RUN_JOB: job.job_id, app.RUN_LABEL: spec.label}
+        documents: list[tuple[bytes, bytes]] = []
+
+        def deliver(trained: dict[str, Any]) -> tuple[bytes, bytes]:
+            outcome = _train_result(trained, {})
+            if train:
+                result, report = self._training_documents(job, spec, outcome)
+            else:
+                metrics = {"accuracy": outcome.rounds[0].accuracy, "loss": outcome.rounds[0].loss}
+                result, report = self._evaluation_documents(job, base, metrics)
+            documents.append(self._pin(result, report, started))
+            return documents[-1]
+
+        with _job(job.job_id):
+            final = self.deployment.run(run_config, deliver=deliver)
+        if not documents:
+            raise JobFailed(job.job_id, "the run finished without result documents")
+        expected = json.loads(documents[-1][0])["model"]["digest"]
+        received = set(final["node_digests"].values())
+        if received != {expected}:
+            raise JobFailed(job.job_id, f"the nodes received {sorted(received)}, not {expected}")
+        return documents[-1]
 
     def _model(self, job: Job) -> Model:
         with tempfile.TemporaryDirectory() as folder:
@@ -586,9 +773,7 @@ class Coordinator:
             metrics = evaluate_federated(shards, base, job_id=job.job_id, timeout=self.timeout)
             for dataset in job.datasets:
                 serving[dataset].received[job.job_id] = base.digest()
-            result = {"job": job.job_id, "kind": job.kind.label, "metrics": metrics}
-            result["model"] = {"digest": base.digest(), "token": job.model}
-            return result, {"job": job.job_id, "datasets": list(job.datasets)}
+            return self._evaluation_documents(job, base, metrics)
         params = spec.train_params()
         trained = train_federated(
             shards, params, model=base, job_id=job.job_id, timeout=self.timeout
@@ -597,6 +782,21 @@ class Coordinator:
         # what the coordinator recorded for it, in node order.
         for dataset, received in zip(job.datasets, trained.node_digests.values(), strict=False):
             serving[dataset].received[job.job_id] = received
+        return self._training_documents(job, spec, trained)
+
+    @staticmethod
+    def _evaluation_documents(
+        job: Job, base: Model, metrics: Mapping[str, float]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        result = {"job": job.job_id, "kind": job.kind.label, "metrics": dict(metrics)}
+        result["model"] = {"digest": base.digest(), "token": job.model}
+        return result, {"job": job.job_id, "datasets": list(job.datasets)}
+
+    def _training_documents(
+        self, job: Job, spec: JobSpec, trained: TrainResult
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The trained model, pinned encrypted to the requester, and the documents naming it."""
+        params = spec.train_params()
         requester = self.assets.key_of(spec.requester)
         key = new_content_key()
         sealed = encrypt_bytes(trained.model.to_bytes(), key)

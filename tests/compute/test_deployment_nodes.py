@@ -1,0 +1,287 @@
+"""Separate organisations: a federated-train job on Flower's deployment engine.
+
+Three hospitals each run ``troika compute node --config`` as its own process,
+and each node runs its own Flower SuperNode (a child process); the agent's
+coordinator runs a SuperLink. The job is requested on anvil (specs and results
+on a real Kubo), accepted by the three node processes, trained under SecAgg+ on
+the deployment, confirmed on chain by every node from what its own ClientApp
+received, and paid out. A node's ClientApp refuses a run for a job its node
+did not accept, or with parameters other than those it accepted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+from tests._services import Anvil, Kubo
+from tests.compute.test_node import ETHER, now, write_csv
+from troika._errors import JobFailed
+from troika.assets import Assets, DatasetMetadata, ModelMetadata
+from troika.chain import Chain, Keystore
+from troika.compute import _federated
+from troika.compute import _flower_app as app
+from troika.compute._federated import FlowerDeployment, TrainParams
+from troika.compute._jobs import ComputeJobs, JobStatus
+from troika.compute._models import LogisticRegressionModel
+from troika.compute._node import Compute, Coordinator
+from troika.did import EthrRegistry
+from troika.did._identity import Identities
+from troika.ipfs import KuboStore
+
+PASSWORD = "correct horse"
+# One SecAgg+ round (a deployment round costs ~12-40 s of Flower's polls and
+# process starts); 20 local epochs get within a point of scikit-learn here.
+PARAMS = TrainParams(rounds=1, local_epochs=20, learning_rate=1.0)
+
+
+def _split() -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    features, y = load_breast_cancer(return_X_y=True)
+    features = (features - features.mean(0)) / features.std(0)
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, y, test_size=0.2, stratify=y, random_state=0
+    )
+    return [(x_train[i::3], y_train[i::3]) for i in range(3)], x_test, y_test
+
+
+def _until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {seconds} s")
+        time.sleep(0.5)
+
+
+@pytest.mark.kubo
+@pytest.mark.anvil
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
+    anvil: Anvil, kubo: Kubo, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    shards, x_test, y_test = _split()
+    with (
+        Chain.connect(anvil.url, chain_id=anvil.chain_id, home=home) as chain,
+        KuboStore(kubo.api_url) as store,
+    ):
+        identities = Identities(chain, Keystore(home, scrypt_n=2**10), EthrRegistry.deploy(chain))
+        hospitals = [identities.create(f"hospital-{i}", PASSWORD, kind="person") for i in range(3)]
+        modeller = identities.create("modeller", PASSWORD, kind="person")
+        agent = identities.create("agent", PASSWORD, kind="agent")
+        for someone in (*hospitals, modeller, agent):
+            chain.transfer(someone.address, 5 * ETHER)
+        minter = chain.default_sender
+
+        def assets(identity: object) -> Assets:
+            return Assets(chain, store, identity=identity, minter=minter)  # type: ignore[arg-type]
+
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        datasets = []
+        for i, hospital in enumerate(hospitals):
+            shard = write_csv(tmp_path / f"hospital-{i}.csv", *shards[i])
+            minted = assets(hospital).mint_dataset(
+                shard, DatasetMetadata(name=f"tumours {i}", properties={"media_type": "text/csv"})
+            )
+            datasets.append(minted.token_id)
+            assets(hospital).grant_license(minted.token_id, agent, until)
+        weights = tmp_path / "base.npz"
+        weights.write_bytes(LogisticRegressionModel.init(30, seed=1).to_bytes())
+        model = (
+            assets(modeller)
+            .mint_model(
+                weights,
+                ModelMetadata(
+                    name="tumour classifier",
+                    properties={"framework": "numpy", "task": "binary-classification"},
+                ),
+            )
+            .token_id
+        )
+        assets(modeller).grant_license(model, agent, until)
+        jobs = ComputeJobs.deploy(chain, assets(agent).registry.address)
+        for hospital, dataset in zip(hospitals, datasets, strict=True):
+            jobs.set_budget(dataset, 1.0, sender=hospital.signer)
+        agent_assets = assets(agent)
+        compute = Compute(jobs, agent_assets)
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TROIKA_")}
+        env |= {
+            "TROIKA_RPC_URL": anvil.url,
+            "TROIKA_IPFS_API": kubo.api_url,
+            "TROIKA_KEY_PASSWORD": PASSWORD,
+            "TROIKA_HOME": str(home),
+            "TROIKA_CONFIG": str(home / "none.toml"),
+        }
+        started = time.monotonic()
+        with FlowerDeployment(folder=tmp_path / "superlink", run_timeout=200) as link:
+            processes = []
+            for i, dataset in enumerate(datasets):
+                config = tmp_path / f"node-{i}.toml"
+                config.write_text(
+                    f'key = "hospital-{i}"\ninterval = 0.5\n'
+                    f'[[datasets]]\ntoken = {dataset}\ndata = "hospital-{i}.csv"\n'
+                    f'[flower]\nsuperlink = "{link.address}"\nrequire_secure = true\n'
+                )
+                log = (tmp_path / f"node-{i}.log").open("wb")
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "troika.cli",
+                            "compute",
+                            "node",
+                            "--config",
+                            str(config),
+                        ],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                    )
+                )
+                log.close()
+            try:
+                job_id = compute.request(
+                    "federated-train",
+                    datasets,
+                    model=model,
+                    params=PARAMS,
+                    payment=ETHER,
+                    deadline=now(chain) + 3600,
+                )
+                _until(lambda: jobs.job(job_id).status is JobStatus.RUNNING, 60, "acceptance")
+                coordinator = Coordinator(
+                    jobs, agent_assets, runtime="deployment", deployment=link, timeout=60
+                )
+                result_bytes, _ = coordinator.run(job_id)
+                _until(lambda: jobs.job(job_id).status is JobStatus.COMPLETED, 60, "confirmation")
+            finally:
+                for process in processes:
+                    process.send_signal(signal.SIGTERM)
+                for process in processes:
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        raise
+        seconds = time.monotonic() - started
+        logs = [(tmp_path / f"node-{i}.log").read_text() for i in range(3)]
+        for process, log_text in zip(processes, logs, strict=True):
+            assert process.returncode == 0, log_text
+            assert "result confirmed on chain" in log_text
+            assert log_text.rstrip().endswith("stopped")
+        # every node's SuperNode stopped with its node
+        for i in range(3):
+            supernode_log = tmp_path / f"node-{i}.state.flower" / "supernode.log"
+            assert supernode_log.exists()
+
+        job = jobs.job(job_id)
+        assert job.confirmed == 3
+        result = compute.result(job_id)
+        assert result.model is not None
+        assert json.loads(result_bytes)["model"]["digest"] == result.model.digest()
+        # each node confirmed the digest of the model its own ClientApp received
+        for i in range(3):
+            receipt = json.loads(
+                (tmp_path / f"node-{i}.state.flower" / f"job-{job_id}.json").read_text()
+            )
+            assert receipt["digest"] == result.model.digest()
+        # the peer: scikit-learn on the pooled shards, scored on the same test split
+        pooled_x = np.vstack([x for x, _ in shards])
+        pooled_y = np.concatenate([y for _, y in shards])
+        reference = LogisticRegression(max_iter=5000).fit(pooled_x, pooled_y).score(x_test, y_test)
+        assert result.model.evaluate(x_test, y_test)["accuracy"] >= reference - 0.02
+        # paid out: 60 % to the three owners, 15 % to their nodes (the owners here)
+        share = ETHER * 6000 // 10_000 // 3 + ETHER * 1500 // 10_000 // 3
+        for hospital in hospitals:
+            assert jobs.owed(hospital.address) == share
+        assert jobs.owed(modeller.address) == ETHER * 2500 // 10_000
+        before = chain.balance(hospitals[0].address)
+        assert jobs.withdraw(sender=hospitals[0].signer) == share
+        assert chain.balance(hospitals[0].address) > before
+    print(f"deployment job, nodes started to paid out: {seconds:.1f} s")
+
+
+# -- a node's ClientApp takes part only in what its node accepted -----------------------
+
+
+def _node_files(tmp_path: Path, accepted: dict[int, TrainParams]) -> list[dict[str, str]]:
+    """Three nodes' files and state files, as a Node writes them, having accepted
+    ``accepted`` (job -> its spec's parameters) for each node's dataset."""
+    shards, _, _ = _split()
+    configs = []
+    for i, (x, y) in enumerate(shards):
+        dataset = 10 + i
+        folder = tmp_path / f"node-{i}"
+        folder.mkdir()
+        data = write_csv(folder / "data.csv", x, y)
+        decisions = {
+            f"{job}:{dataset}": {
+                "accepted": True,
+                "reason": "",
+                "spec": {
+                    "kind": "federated-train",
+                    "label": "label",
+                    "params": json.loads(params.to_json()),
+                },
+            }
+            for job, params in accepted.items()
+        }
+        state = folder / "state.json"
+        state.write_text(json.dumps({"block": 1, "decisions": decisions, "confirmed": []}))
+        node_file = folder / "node.json"
+        node_file.write_text(
+            json.dumps(
+                {"state": str(state), "datasets": {str(dataset): str(data)}, "folder": str(folder)}
+            )
+        )
+        configs.append({app.NODE_FILE: str(node_file)})
+    return configs
+
+
+def _run(job: int, params: TrainParams, node_configs: list[dict[str, str]]) -> dict[str, object]:
+    model = LogisticRegressionModel.init(30, seed=1)
+    config = _federated._run_config(params, model, "train", 3, 30.0)
+    config |= {app.RUN_JOB: job, app.RUN_LABEL: "label"}
+    with _federated._job(job):
+        result, _ = _federated._run_in_process(config, node_configs, 30.0)
+    return result
+
+
+def test_a_clientapp_refuses_a_job_its_node_did_not_accept(tmp_path: Path) -> None:
+    plain = TrainParams(rounds=1, secure=False)
+    nodes = _node_files(tmp_path, {5: plain})
+    with pytest.raises(JobFailed, match="3 node"):
+        _run(6, plain, nodes)
+    with pytest.raises(PermissionError, match="has not accepted job 6"):
+        app.accepted_dataset(nodes[0][app.NODE_FILE], {app.RUN_JOB: 6})
+    assert not list(tmp_path.glob("node-*/job-6.json"))  # no node took part
+    # job 5, but with other parameters than the spec each node accepted
+    more = TrainParams(rounds=1, secure=False, learning_rate=2.0)
+    with pytest.raises(JobFailed, match="3 node"):
+        _run(5, more, nodes)
+    run_config = {app.RUN_JOB: 5, app.RUN_MODE: "train", app.RUN_LABEL: "label"}
+    with pytest.raises(PermissionError, match="parameters are not job 5's"):
+        app.accepted_dataset(nodes[0][app.NODE_FILE], run_config | {app.RUN_PARAMS: more.to_json()})
+    with pytest.raises(PermissionError, match="only in on-chain jobs"):
+        app.accepted_dataset(nodes[0][app.NODE_FILE], {})
+    # the accepted job with its own parameters runs, and each node keeps its receipt
+    result = _run(5, plain, nodes)
+    digests = {json.loads((tmp_path / f"node-{i}" / "job-5.json").read_text())["digest"]
+               for i in range(3)}  # fmt: skip
+    assert digests == set(result["node_digests"].values())  # type: ignore[attr-defined]
+    assert len(digests) == 1
