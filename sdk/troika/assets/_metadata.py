@@ -54,6 +54,7 @@ from pydantic import (
 )
 
 from troika._errors import InvalidCID, InvalidMetadata
+from troika._json import loads
 from troika.ipfs._cid import CID, CIDLike
 
 __all__ = [
@@ -198,7 +199,7 @@ def _load(data: bytes | str, title: str) -> Any:
     else:
         _invalid_json(data, f"expected bytes or str, got {type(given).__name__}", title)
     try:
-        return json.loads(
+        return loads(  # troika._json: nesting bounded, see there why
             text,
             object_pairs_hook=_unique_keys,
             parse_constant=_reject_constant,

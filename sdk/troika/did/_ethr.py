@@ -46,6 +46,7 @@ from troika._errors import (
     DIDResolutionError,
     InvalidDID,
 )
+from troika._json import loads
 from troika.did._did import DID, DIDLike
 from troika.did._document import (
     DID_CONTEXT,
@@ -294,7 +295,7 @@ def _reject_constant(name: str) -> Any:
 def _endpoint(text: str) -> str | dict[str, Any] | tuple[Any, ...]:
     """A service value: JSON when it parses to what DID Core allows, else the text."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = loads(text, parse_constant=_reject_constant)  # troika._json: nesting bounded
         json.dumps(value, ensure_ascii=False).encode("utf-8")  # no lone surrogates
     except (ValueError, RecursionError):  # UnicodeError is a ValueError
         return text

@@ -114,13 +114,23 @@ def _base36_encode(data: bytes) -> str:
 
 
 def _base36_decode(text: str) -> bytes:
+    # int() alone would take a sign, "_", whitespace and non-ASCII digits too.
+    if any(c not in _BASE36 for c in text):
+        raise ValueError("not base36")
     zeros = len(text) - len(text.lstrip("0"))
     try:
         number = int(text, 36) if text else 0
-    except ValueError as exc:
+    except ValueError as exc:  # longer than int's digit limit
         raise ValueError("not base36") from exc
     body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
     return b"\x00" * zeros + body
+
+
+def _base16_decode(text: str) -> bytes:
+    # bytes.fromhex alone would skip whitespace.
+    if any(c not in "0123456789abcdef" for c in text):
+        raise ValueError("not base16")
+    return bytes.fromhex(text)
 
 
 def _unpadded(encoded: bytes) -> str:
@@ -197,8 +207,8 @@ def multibase_encode(data: bytes, base: str = "base32") -> str:
 # The multibase spec makes base16, base32 and base36 case-insensitive when
 # decoding (Kubo accepts "bAFK..."); only the encoders pick one case.
 _DECODERS: Mapping[str, Callable[[str], bytes]] = {
-    "base16": lambda body: bytes.fromhex(body.lower()),
-    "base16upper": lambda body: bytes.fromhex(body.lower()),
+    "base16": lambda body: _base16_decode(body.lower()),
+    "base16upper": lambda body: _base16_decode(body.lower()),
     "base32": lambda body: _b32decode(body.lower()),
     "base32upper": lambda body: _b32decode(body.lower()),
     "base36": lambda body: _base36_decode(body.lower()),
