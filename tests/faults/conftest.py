@@ -52,7 +52,9 @@ def fault_report(request: pytest.FixtureRequest) -> Iterator[FaultReport]:
     outcome = "survived" if call is not None and call.passed else "failed"
     detail = report.detail
     if call is not None and call.failed:
-        detail = (detail + " | " if detail else "") + call.longrepr.__str__().splitlines()[-1]
+        crash = getattr(call.longrepr, "reprcrash", None)
+        message = crash.message if crash is not None else str(call.longrepr)
+        detail = (detail + " | " if detail else "") + message.splitlines()[0]
     record(
         "fault",
         "; then ".join(report.faults),

@@ -284,6 +284,11 @@ class Node:
         state: A JSON file where the node keeps the last block it read and
             its decisions, so that a restarted node resumes where it stopped
             and decides nothing twice; in memory if None.
+        confirmations: How many blocks deep a job's request must be before
+            the node decides on it, so that a reorganisation of the newest
+            blocks cannot show it a job that then vanishes (or moves): 0 (the
+            default) suits a chain that never reorganises (the embedded EVM,
+            anvil); a public chain wants more (say 12 on Ethereum).
         flower: Join a coordinator's Flower deployment: :meth:`supernode`
             runs a SuperNode whose ClientApp reads only this node's data, and
             only for jobs this node accepted (needs ``state``, which the
@@ -301,10 +306,14 @@ class Node:
         *,
         sender: Sender,
         state: str | os.PathLike[str] | None = None,
+        confirmations: int = 0,
         flower: FlowerSettings | None = None,
     ) -> None:
         if not policies:
             raise InvalidJob("policies", policies, "a node serves at least one dataset")
+        if confirmations < 0:
+            raise InvalidJob("confirmations", confirmations, "a whole number of blocks, 0 or more")
+        self.confirmations = confirmations
         if flower is not None and state is None:
             raise InvalidJob("state", None, "a node on a Flower deployment keeps a state file")
         self.jobs = jobs
@@ -345,9 +354,11 @@ class Node:
         """Read the chain since the last poll and decide on every new job for
         this node's datasets; returns the new decisions."""
         with self._lock:
-            head = self.jobs.chain.block_number
+            head = self.jobs.chain.block_number - self.confirmations
             start = self._state["block"]
             start = self.jobs.deployed_at if start is None else int(start) + 1
+            if head < start:  # nothing new is deep enough yet
+                return []
             made: list[NodeDecision] = []
             for dataset_id in sorted(self.policies):
                 for job_id in self.jobs.jobs_for_dataset(
