@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -13,23 +15,35 @@ interface IAssetRegistry {
 
 /// @title troika's market of compute jobs on datasets and models.
 /// @notice A requester who may use some datasets (and a model) of troika's
-/// AssetRegistry pays for a job on them in the native coin. Each dataset's
+/// AssetRegistry pays for a job on them in the native coin (`requestJob`) or
+/// in an ERC-20 token (`requestJobWithToken`). Each dataset's
 /// owner, or the node it registered, accepts the job (spending the job's
 /// epsilon from the dataset's privacy budget); the participating nodes run it
 /// off chain and confirm the digests of its result and report. When every
 /// participating node confirmed the same pair the payment is credited to the
 /// datasets' owners, the model's owner and the nodes (pull payments:
-/// `withdraw`); if they disagree the job is disputed and pays nobody. Past its
-/// deadline an unfinished job is refunded to the requester.
+/// `withdraw`, or `withdrawToken` for a job paid in a token); if they disagree
+/// the job is disputed and pays nobody. Past its deadline an unfinished job is
+/// refunded to the requester, in the coin or token it was paid in.
 ///
-/// Money: the contract's balance always equals the sum of `owed` plus the
-/// payments of the jobs that are neither Completed nor Refunded.
+/// Money: the contract's native balance always equals the sum of `owed` plus
+/// the payments of the native-coin jobs that are neither Completed nor
+/// Refunded; and, for each token, its balance of the token equals the sum of
+/// `owedToken` in that token plus the payments of the token's unsettled jobs.
+/// Each token has its own ledger: a token only ever moves or counts its own
+/// balances, so a broken or hostile token can harm no other token's payees
+/// and no native payee. The market takes exactly the amount a job names: a
+/// token that delivers less or more (a fee on transfer) is refused with
+/// `TokenAmountMismatch`. Tokens whose balances change by themselves
+/// (rebasing) break the ledger's equality and must not be used.
 ///
 /// Storage, lean per job: the job's record in four slots at request (two more
-/// for the digests at completion), one slot per dataset for its id and its
+/// for the digests at completion; one more, the token, for a job paid in one), one slot per dataset for its id and its
 /// owner at request time, and one slot per dataset for its position in the job
 /// and, once it accepted, its participating node.
 contract ComputeJobs is ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
     /// @notice What a job computes.
     enum Kind {
         FederatedTrain,
@@ -70,6 +84,8 @@ contract ComputeJobs is ReentrancyGuardTransient {
         uint8 accepted;
         uint8 confirmed;
         uint8 nodes;
+        /// @dev The ERC-20 token the job is paid in; zero: the native coin.
+        address paymentToken;
     }
 
     /// @dev A job's record: slots 0-3 written at request, 4-5 by the first result.
@@ -81,7 +97,8 @@ contract ComputeJobs is ReentrancyGuardTransient {
         uint64 deadline;
         uint8 accepted; // datasets that accepted
         uint8 nodeCount; // distinct participating nodes
-        uint128 payment;
+        uint120 payment; // in the native coin's wei, or the token's smallest unit
+        bool inToken; // paid in the token of _paymentTokens[jobId]
         uint64 epsilonMilli;
         uint16 datasetOwnersBps;
         uint16 modelOwnerBps;
@@ -124,6 +141,9 @@ contract ComputeJobs is ReentrancyGuardTransient {
     mapping(uint256 datasetId => Budget) private _budgets;
     mapping(uint256 datasetId => address) private _nodes;
     mapping(address account => uint256) private _owed;
+    /// @dev The token of a job paid in one (read only when the job's `inToken` is set).
+    mapping(uint256 jobId => IERC20) private _paymentTokens;
+    mapping(IERC20 token => mapping(address account => uint256)) private _owedTokens;
 
     /// @notice The dataset's owner set its total privacy budget.
     event BudgetSet(uint256 indexed datasetId, uint64 epsilonMilli);
@@ -140,6 +160,9 @@ contract ComputeJobs is ReentrancyGuardTransient {
         uint256 payment,
         uint64 epsilonMilli
     );
+    /// @notice The job (see `JobRequested`) is paid in `token`: its `payment`,
+    /// credits and refund are amounts of that token.
+    event JobPaidInToken(uint256 indexed jobId, IERC20 indexed token);
     /// @notice The job names the dataset: a node filters these by its dataset id.
     event JobForDataset(uint256 indexed jobId, uint256 indexed datasetId);
     /// @notice `node` accepted the job for the dataset and will run it; the
@@ -155,10 +178,13 @@ contract ComputeJobs is ReentrancyGuardTransient {
     event JobDisputed(uint256 indexed jobId, address indexed node);
     /// @notice The job's payment was credited back to its requester.
     event JobRefunded(uint256 indexed jobId, uint256 amount);
-    /// @notice `amount` wei of the job's payment is owed to `account` (see `withdraw`).
+    /// @notice `amount` of the job's payment (wei, or the job's token) is owed
+    /// to `account` (see `withdraw` and `withdrawToken`).
     event Credited(uint256 indexed jobId, address indexed account, uint256 amount);
-    /// @notice `account` was paid everything owed to it.
+    /// @notice `account` was paid everything owed to it in the native coin.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice `account` was paid everything owed to it in `token`.
+    event TokenWithdrawn(address indexed account, IERC20 indexed token, uint256 amount);
 
     error InvalidRegistry(address registry);
     error UnknownToken(uint256 tokenId);
@@ -186,6 +212,9 @@ contract ComputeJobs is ReentrancyGuardTransient {
     error AlreadyConfirmed(uint256 jobId, address account);
     error NothingOwed(address account);
     error PaymentFailed(address account, uint256 amount);
+    error InvalidPaymentToken(address token);
+    error TokenAmountMismatch(address token, uint256 expected, uint256 received);
+    error NothingOwedInToken(address token, address account);
 
     constructor(address registry_) {
         if (registry_.code.length == 0) revert InvalidRegistry(registry_);
@@ -256,6 +285,51 @@ contract ComputeJobs is ReentrancyGuardTransient {
         uint64 epsilonMilli,
         Shares calldata shares
     ) external payable returns (uint256 jobId) {
+        jobId = _request(kind, datasets, modelToken, paramsDigest, deadline, epsilonMilli, shares, msg.value, false);
+    }
+
+    /// @notice `requestJob`, paid with `amount` of the ERC-20 `token` instead
+    /// of the native coin: the market pulls `amount` from the sender (who
+    /// approved it first) into escrow; the job's credits and refund are in the
+    /// token (`withdrawToken`). The market must receive exactly `amount`: a
+    /// token that takes a fee on transfer is refused (`TokenAmountMismatch`).
+    /// Checks, then the job's record, then the one transfer (a token that calls
+    /// back finds the market locked: nonReentrant).
+    /// @return jobId sequential from 1, shared with native-coin jobs.
+    function requestJobWithToken(
+        Kind kind,
+        uint256[] calldata datasets,
+        uint256 modelToken,
+        bytes32 paramsDigest,
+        uint64 deadline,
+        uint64 epsilonMilli,
+        Shares calldata shares,
+        IERC20 token,
+        uint256 amount
+    ) external nonReentrant returns (uint256 jobId) {
+        if (address(token).code.length == 0) revert InvalidPaymentToken(address(token));
+        jobId = _request(kind, datasets, modelToken, paramsDigest, deadline, epsilonMilli, shares, amount, true);
+        _paymentTokens[jobId] = token;
+        emit JobPaidInToken(jobId, token);
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 later = token.balanceOf(address(this));
+        if (later < before || later - before != amount) {
+            revert TokenAmountMismatch(address(token), amount, later < before ? 0 : later - before);
+        }
+    }
+
+    function _request(
+        Kind kind,
+        uint256[] calldata datasets,
+        uint256 modelToken,
+        bytes32 paramsDigest,
+        uint64 deadline,
+        uint64 epsilonMilli,
+        Shares calldata shares,
+        uint256 amount,
+        bool inToken
+    ) private returns (uint256 jobId) {
         uint256 count = datasets.length;
         if (count == 0) revert NoDatasets();
         if (count > MAX_DATASETS) revert TooManyDatasets(count, MAX_DATASETS);
@@ -287,7 +361,6 @@ contract ComputeJobs is ReentrancyGuardTransient {
             emit JobForDataset(jobId, datasetId);
         }
 
-        uint128 payment = SafeCast.toUint128(msg.value);
         _jobs[jobId] = Job({
             requester: msg.sender,
             kind: kind,
@@ -295,7 +368,8 @@ contract ComputeJobs is ReentrancyGuardTransient {
             deadline: deadline,
             accepted: 0,
             nodeCount: 0,
-            payment: payment,
+            payment: SafeCast.toUint120(amount),
+            inToken: inToken,
             epsilonMilli: epsilonMilli,
             datasetOwnersBps: shares.datasetOwners,
             modelOwnerBps: shares.modelOwner,
@@ -308,7 +382,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
             resultDigest: bytes32(0),
             reportDigest: bytes32(0)
         });
-        emit JobRequested(jobId, msg.sender, kind, modelToken, paramsDigest, deadline, msg.value, epsilonMilli);
+        emit JobRequested(jobId, msg.sender, kind, modelToken, paramsDigest, deadline, amount, epsilonMilli);
     }
 
     /// @dev The token's owner, after checking it exists, is of `kind`, and the sender may use it.
@@ -402,6 +476,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
     /// nodes, the rounding dust to the requester.
     function _settle(uint256 jobId, Job storage j) private {
         uint256 payment = j.payment;
+        mapping(address => uint256) storage ledger = _ledger(jobId, j);
         uint256 count = j.datasetCount;
         uint256 nodeCount = j.nodeCount;
         uint256 perOwner = (payment * j.datasetOwnersBps) / _BPS / count;
@@ -412,7 +487,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
         uint256 found;
         for (uint256 i = 0; i < count; ++i) {
             uint256 slot = _datasets[jobId][i];
-            _credit(jobId, address(uint160(slot)), perOwner);
+            _credit(jobId, ledger, address(uint160(slot)), perOwner);
             address node = address(uint160(_entries[jobId][slot >> 160]));
             bool seen;
             for (uint256 k = 0; k < found; ++k) {
@@ -423,23 +498,31 @@ contract ComputeJobs is ReentrancyGuardTransient {
             }
             if (!seen) {
                 paid[found++] = node;
-                _credit(jobId, node, perNode);
+                _credit(jobId, ledger, node, perNode);
             }
         }
-        _credit(jobId, j.modelOwner, modelAmount);
-        _credit(jobId, j.requester, payment - perOwner * count - modelAmount - perNode * nodeCount);
+        _credit(jobId, ledger, j.modelOwner, modelAmount);
+        _credit(jobId, ledger, j.requester, payment - perOwner * count - modelAmount - perNode * nodeCount);
     }
 
-    function _credit(uint256 jobId, address account, uint256 amount) private {
+    /// @dev The ledger the job's payment is credited in: the native coin's, or its token's.
+    function _ledger(uint256 jobId, Job storage j) private view returns (mapping(address => uint256) storage) {
+        return j.inToken ? _owedTokens[_paymentTokens[jobId]] : _owed;
+    }
+
+    function _credit(uint256 jobId, mapping(address => uint256) storage ledger, address account, uint256 amount)
+        private
+    {
         if (amount == 0) return;
-        _owed[account] += amount;
+        ledger[account] += amount;
         emit Credited(jobId, account, amount);
     }
 
     // ---- money back and out ------------------------------------------------------
 
     /// @notice After its deadline, a job that is still requested, running or
-    /// disputed is refunded: its whole payment is credited to the requester.
+    /// disputed is refunded: its whole payment is credited to the requester,
+    /// in the coin or token it was paid in.
     /// Anyone may call it; the money only goes to the requester. Spent epsilon
     /// is not returned.
     function refund(uint256 jobId) external nonReentrant {
@@ -450,7 +533,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
         j.status = Status.Refunded;
         uint256 amount = j.payment;
         emit JobRefunded(jobId, amount);
-        _credit(jobId, j.requester, amount);
+        _credit(jobId, _ledger(jobId, j), j.requester, amount);
     }
 
     /// @notice Pays the sender everything credited to it.
@@ -463,9 +546,24 @@ contract ComputeJobs is ReentrancyGuardTransient {
         if (!ok) revert PaymentFailed(msg.sender, amount);
     }
 
-    /// @notice What `account` may withdraw.
+    /// @notice Pays the sender everything credited to it in `token`, with
+    /// SafeERC20 (a token that fails the transfer reverts it: nothing changes).
+    function withdrawToken(IERC20 token) external nonReentrant returns (uint256 amount) {
+        amount = _owedTokens[token][msg.sender];
+        if (amount == 0) revert NothingOwedInToken(address(token), msg.sender);
+        _owedTokens[token][msg.sender] = 0;
+        emit TokenWithdrawn(msg.sender, token, amount);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice What `account` may withdraw in the native coin.
     function owed(address account) external view returns (uint256) {
         return _owed[account];
+    }
+
+    /// @notice What `account` may withdraw in `token`.
+    function owedToken(IERC20 token, address account) external view returns (uint256) {
+        return _owedTokens[token][account];
     }
 
     // ---- views ----------------------------------------------------------------------
@@ -492,6 +590,7 @@ contract ComputeJobs is ReentrancyGuardTransient {
         v.accepted = j.accepted;
         v.confirmed = j.confirmed;
         v.nodes = j.nodeCount;
+        if (j.inToken) v.paymentToken = address(_paymentTokens[jobId]);
     }
 
     /// @notice The job's datasets, in the order of the request.

@@ -70,7 +70,8 @@ TroikaError
       ├── JobNotFound (LookupError)         .job_id
       ├── NotLicensed                       the requester may not use a token: .token_id, .account
       ├── BudgetExhausted                   the epsilon would exceed a dataset's budget: .dataset_id
-      ├── PaymentTooLow                     below what a node asks: .payment, .minimum
+      ├── PaymentTooLow                     below what a node asks: .payment, .minimum, .token
+      ├── PaymentTokenError                 a token that fails, shortchanges or is refused: .token
       ├── JobStateError                     not possible in the job's state: .job_id, .status
       ├── JobPermissionDenied               not the requester, owner or node: .job_id, .account
       ├── ResultMismatch                    a result that is not the chain's digest: .job_id, .cid
@@ -141,6 +142,7 @@ __all__ = [
     "PathError",
     "PathNotFound",
     "PathUnreadable",
+    "PaymentTokenError",
     "PaymentTooLow",
     "PinFailed",
     "PinTimeout",
@@ -879,12 +881,26 @@ class BudgetExhausted(ComputeError):
 
 
 class PaymentTooLow(ComputeError):
-    """The job pays less than a node's policy asks."""
+    """The job pays less than a node's policy asks (in the native coin, or in
+    the job's ERC-20 ``token``)."""
 
-    def __init__(self, payment: int, minimum: int) -> None:
+    def __init__(self, payment: int, minimum: int, token: str | None = None) -> None:
         self.payment = payment
         self.minimum = minimum
-        super().__init__(f"payment {payment!r} wei is below the minimum of {minimum!r} wei")
+        self.token = token
+        unit = "wei" if token is None else f"of token {token!r}"
+        super().__init__(f"payment {payment!r} {unit} is below the minimum of {minimum!r} {unit}")
+
+
+class PaymentTokenError(ComputeError):
+    """A job's ERC-20 payment token failed: it is no contract, refused or
+    failed a transfer, delivered another amount than the one named (a fee on
+    transfer), or a node's policy does not accept it."""
+
+    def __init__(self, token: str, reason: str) -> None:
+        self.token = token
+        self.reason = reason
+        super().__init__(f"payment token {token!r}: {reason}")
 
 
 class JobStateError(ComputeError):

@@ -3,7 +3,9 @@ by owners and registered nodes with privacy budgets, confirmed results,
 disputes, refunds and pull payments, on the embedded EVM and on anvil.
 
 After every step the money is checked: the contract's balance equals what it
-owes plus the payments of the jobs that are neither completed nor refunded."""
+owes plus the payments of the jobs that are neither completed nor refunded,
+in the native coin and in each ERC-20 token jobs were paid in (the token
+jobs' tests are in test_compute_jobs_tokens.py)."""
 
 from __future__ import annotations
 
@@ -66,6 +68,7 @@ class World:
     datasets: list[int]
     model: int
     extra_accounts: list[str] = field(default_factory=list)
+    tokens: dict[str, Contract] = field(default_factory=dict)  # ERC-20s jobs were paid in
 
     def reverted(
         self, function: str, *args: Any, sender: str, value: int = 0
@@ -118,6 +121,7 @@ class World:
             "accepted",
             "confirmed",
             "nodes",
+            "paymentToken",
         ]
         return dict(zip(names, self.jobs.call("job", job_id), strict=True))
 
@@ -127,15 +131,19 @@ class World:
             self.check_money()
 
     def check_money(self) -> None:
-        """The contract's balance is what it owes plus the unsettled payments."""
+        """In the coin and in each token: the contract's balance is what it owes
+        plus the unsettled payments."""
         accounts = {*self.chain.accounts, *self.extra_accounts}
-        owed = sum(int(self.jobs.call("owed", account)) for account in accounts)
-        held = 0
+        held: dict[str, int] = {ZERO: 0, **dict.fromkeys(self.tokens, 0)}
         for job_id in range(1, int(self.jobs.call("jobCount")) + 1):
             record = self.job(job_id)
             if record["status"] in (REQUESTED, RUNNING, DISPUTED):
-                held += int(record["payment"])
-        assert self.chain.balance(self.jobs.address) == owed + held
+                held[record["paymentToken"]] += int(record["payment"])
+        owed = sum(int(self.jobs.call("owed", account)) for account in accounts)
+        assert self.chain.balance(self.jobs.address) == owed + held[ZERO]
+        for address, token in self.tokens.items():
+            owed = sum(int(self.jobs.call("owedToken", address, a)) for a in accounts)
+            assert token.call("balanceOf", self.jobs.address) == owed + held[address]
 
 
 @pytest.fixture
@@ -274,6 +282,7 @@ def test_a_request_records_the_job_and_names_each_dataset(world: World) -> None:
         "accepted": 0,
         "confirmed": 0,
         "nodes": 0,
+        "paymentToken": ZERO,  # the native coin
     }
     assert list(world.jobs.call("datasetsOf", 1)) == world.datasets
     assert list(world.jobs.call("datasetOwnersOf", 1)) == world.owners

@@ -6,7 +6,10 @@ state-changing call of the market. It is never paid more than was credited
 to it, the guarded calls refuse it, and the market's money is conserved.
 The only payable function of ComputeJobs is ``requestJob`` and the only
 call that sends coin is ``withdraw`` (refunds are credits); the
-AssetRegistry has no payable path at all.
+AssetRegistry has no payable path at all. A job paid in an ERC-20 token
+calls the token twice: ``requestJobWithToken`` pulls the payment and
+``withdrawToken`` pays it out; ``ReentrantToken`` re-enters the market from
+inside both transfers and finds it locked.
 
 Access control: every state-changing function of both contracts, read from
 their ABIs, has an entry in ``RULES`` naming the tests where the right caller
@@ -228,6 +231,47 @@ def test_a_reentrant_owner_and_node_gets_exactly_its_credits(market: Market) -> 
     market.check_money(paid_in)
 
 
+def test_a_reentrant_token_finds_the_market_locked_while_it_moves(market: Market) -> None:
+    """A hostile payment token calls back into the market from inside the
+    transfer that escrows a job's payment and the one that pays its refund
+    out: every guarded call is refused, the job is recorded once, and the
+    requester gets its tokens back exactly once."""
+    chain, jobs, requester = market.chain, market.jobs, market.requester
+    token = chain.deploy("ReentrantToken", jobs.address, sender=market.stranger, record=False)
+    token.transact("mint", requester, 10 * ETHER, sender=market.stranger)
+    token.transact("approve", jobs.address, 10 * ETHER, sender=requester)
+    deadline = now(chain) + 60
+    args = (STATS, [market.ours], 0, PARAMS, deadline, 1, (9000, 0, 1000))
+    calls = [
+        market.calldata("withdrawToken", token.address),
+        market.calldata("withdraw"),
+        market.calldata("refund", 1),
+        market.calldata("requestJobWithToken", *args, token.address, ETHER),
+    ]
+    token.transact("setReentries", calls, sender=market.stranger)
+    jobs.transact("requestJobWithToken", *args, token.address, ETHER, sender=requester)
+    assert token.call("callbacks") == 1
+    assert token.call("outcomes") == [GUARDED] * 4
+    assert jobs.call("jobCount") == 1
+    assert token.call("balanceOf", jobs.address) == ETHER
+    assert jobs.call("job", 1)[14] == token.address
+
+    advance(chain, 60)
+    jobs.transact("refund", 1, sender=market.stranger)
+    assert jobs.call("owedToken", token.address, requester) == ETHER
+    jobs.transact("withdrawToken", token.address, sender=requester)
+    assert token.call("callbacks") == 2
+    assert token.call("outcomes") == [GUARDED] * 4
+    assert token.call("balanceOf", requester) == 10 * ETHER
+    assert token.call("balanceOf", jobs.address) == 0
+    assert jobs.call("owedToken", token.address, requester) == 0
+    assert jobs.call("jobCount") == 1
+    with pytest.raises(ContractReverted) as nothing:
+        jobs.transact("withdrawToken", token.address, sender=requester)
+    assert nothing.value.error == "NothingOwedInToken"
+    market.check_money(0)  # no coin moved
+
+
 def test_only_request_job_takes_coin_and_the_registry_takes_none(market: Market) -> None:
     payable = {
         name: sorted(
@@ -262,6 +306,7 @@ class Rule:
 REGISTRY = "tests/contracts/test_asset_registry.py::"
 WRAPPER = "tests/assets/test_registry.py::"
 JOBS = "tests/contracts/test_compute_jobs.py::"
+TOKENS = "tests/contracts/test_compute_jobs_tokens.py::"
 HERE = "tests/hardening/test_reentrancy.py::"
 SUBMIT = "test_only_participating_nodes_of_a_running_job_submit_once_before_the_deadline"
 
@@ -380,6 +425,23 @@ RULES: dict[str, dict[str, Rule]] = {
             "anyone, for what is credited to itself; else NothingOwed",
             (JOBS + "test_the_happy_path_pays_every_party_exactly",),
             (JOBS + "test_withdrawing_nothing_is_refused",),
+        ),
+        "requestJobWithToken(uint8,uint256[],uint256,bytes32,uint64,uint64,(uint16,uint16,uint16),"
+        "address,uint256)": Rule(
+            "as requestJob (else NoAccess), having approved the amount (else the token's"
+            " ERC20InsufficientAllowance)",
+            (TOKENS + "test_a_token_job_is_escrowed_split_by_its_shares_and_withdrawn_per_token",),
+            (
+                TOKENS + "test_the_token_rules_are_the_coin_rules",
+                TOKENS
+                + "test_a_token_request_needs_the_allowance_and_the_balance_and_records_nothing"
+                "_without",
+            ),
+        ),
+        "withdrawToken(address)": Rule(
+            "anyone, for what is credited to itself in the token; else NothingOwedInToken",
+            (TOKENS + "test_a_token_job_is_escrowed_split_by_its_shares_and_withdrawn_per_token",),
+            (TOKENS + "test_coin_and_token_ledgers_stay_apart",),
         ),
     },
 }

@@ -65,7 +65,10 @@ def request(
     dataset: Annotated[
         list[int], typer.Option("--dataset", help="A dataset token (repeat for several).")
     ],
-    payment: Annotated[int, typer.Option("--payment", help="In wei, escrowed until settled.")],
+    payment: Annotated[
+        int,
+        typer.Option("--payment", help="In wei (or the --token's unit), escrowed until settled."),
+    ],
     model: Annotated[int, typer.Option("--model", help="The model token (train, evaluate).")] = 0,
     params: Annotated[
         Path | None, typer.Option("--params", help="A JSON file of the kind's parameters.")
@@ -76,6 +79,14 @@ def request(
     epsilon: Annotated[
         float | None, typer.Option("--epsilon", help="Privacy each dataset spends.")
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Pay in this ERC-20 token (its address) instead of the native coin; "
+            "the market is approved for --payment first.",
+        ),
+    ] = None,
     key: KeyOption = None,
     password_file: PasswordFileOption = None,
     rpc: RpcOption = None,
@@ -83,7 +94,8 @@ def request(
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Request a job on licensed datasets (and a model), paying --payment wei."""
+    """Request a job on licensed datasets (and a model), paying --payment wei
+    (or --payment of the ERC-20 --token)."""
     fields: dict[str, Any] = {}
     if params is not None:
         try:
@@ -103,8 +115,12 @@ def request(
             payment=payment,
             deadline=start + 60 * minutes,
             epsilon=epsilon,
+            payment_token=token,
         )
-    emit(as_json, {"job_id": job_id, "kind": kind}, f"requested job {job_id}")
+    data: dict[str, Any] = {"job_id": job_id, "kind": kind}
+    if token is not None:
+        data["payment_token"] = token
+    emit(as_json, data, f"requested job {job_id}")
 
 
 @compute_app.command("status")
@@ -126,6 +142,7 @@ def status(
         "datasets": list(job.datasets),
         "model": job.model,
         "payment": job.payment,
+        "payment_token": job.payment_token,
         "epsilon": job.epsilon,
         "deadline": job.deadline,
         "accepted": job.accepted,
@@ -176,6 +193,8 @@ class _DatasetEntry(BaseModel):
     models: list[int] | None = None
     min_payment: int = Field(0, ge=0)
     max_epsilon: float | None = Field(None, gt=0)
+    # ERC-20 token address -> least payment in it; a token not listed is refused
+    min_token_payments: dict[str, Annotated[int, Field(ge=0)]] = {}
 
 
 class _FlowerEntry(BaseModel):
@@ -244,6 +263,7 @@ def node(
             models=frozenset(entry.models) if entry.models is not None else None,
             min_payment=entry.min_payment,
             max_epsilon=entry.max_epsilon,
+            min_token_payments=dict(entry.min_token_payments),
         )
         for entry in settings.datasets
     ]

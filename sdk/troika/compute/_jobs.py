@@ -1,11 +1,13 @@
 """Typed access to troika's ``ComputeJobs`` contract: the on-chain market of
 compute jobs on datasets and models of the ``AssetRegistry``.
 
-A requester pays for a job; each dataset's owner (or its registered node)
+A requester pays for a job, in the native coin or in an ERC-20 token (the
+market pulls exactly the amount named, after the requester approved it, and
+refuses a token that takes a fee on transfer); each dataset's owner (or its registered node)
 accepts it, spending the job's epsilon from the dataset's privacy budget; the
 participating nodes confirm the digests of the result and report; the payment
 is then credited to the datasets' owners, the model's owner and the nodes, and
-each withdraws it. Reverts come back as :class:`~troika.ComputeError`
+each withdraws it, per coin or token. Reverts come back as :class:`~troika.ComputeError`
 subclasses that name the job, the token and the account, never as a bare
 chain error.
 """
@@ -31,11 +33,12 @@ from troika._errors import (
     JobPermissionDenied,
     JobStateError,
     NotLicensed,
+    PaymentTokenError,
     TransactionRejected,
 )
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when the market is used
-    from troika.chain import Chain, Receipt, Sender
+    from troika.chain import Chain, Contract, Receipt, Sender
 
 __all__ = [
     "BPS",
@@ -59,6 +62,46 @@ BPS = 10_000
 
 _MILLI = 1000
 _UINT64_MAX = 2**64 - 1
+_ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def _io(name: str, kind: str) -> dict[str, str]:
+    return {"name": name, "type": kind, "internalType": kind}
+
+
+def _function(name: str, inputs: list[dict[str, str]], out: str, mutability: str) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": name,
+        "inputs": inputs,
+        "outputs": [_io("", out)],
+        "stateMutability": mutability,
+    }
+
+
+# What the market needs of an ERC-20 token (EIP-20), and OpenZeppelin's
+# IERC20Errors (ERC-6093) to name a token's reverts that SafeERC20 bubbles up.
+_ERC20_ABI: tuple[dict[str, Any], ...] = (
+    _function("allowance", [_io("owner", "address"), _io("spender", "address")], "uint256", "view"),
+    _function(
+        "approve", [_io("spender", "address"), _io("value", "uint256")], "bool", "nonpayable"
+    ),
+    _function("balanceOf", [_io("account", "address")], "uint256", "view"),
+    {
+        "type": "error",
+        "name": "ERC20InsufficientAllowance",
+        "inputs": [
+            _io("spender", "address"),
+            _io("allowance", "uint256"),
+            _io("needed", "uint256"),
+        ],
+    },
+    {
+        "type": "error",
+        "name": "ERC20InsufficientBalance",
+        "inputs": [_io("sender", "address"), _io("balance", "uint256"), _io("needed", "uint256")],
+    },
+)
 
 
 class JobKind(enum.IntEnum):
@@ -172,6 +215,9 @@ class Job:
     #: Distinct participating nodes.
     nodes: int
     datasets: tuple[int, ...]
+    #: The ERC-20 token the job is paid in (``payment``, credits and refund
+    #: are amounts of it); None: the native coin.
+    payment_token: str | None = None
 
 
 def _epsilon_milli(epsilon: float, field: str = "epsilon", *, spend: bool = True) -> int:
@@ -336,6 +382,24 @@ def _translate(
             f"paying {int(args[1])!r} wei to {str(args[0])!r} failed: the account "
             "refused the native coin; withdraw from an account that accepts it"
         )
+    if name == "InvalidPaymentToken":
+        return PaymentTokenError(
+            str(args[0]), "no contract at this address: an ERC-20 token is one"
+        )
+    if name == "TokenAmountMismatch":
+        return PaymentTokenError(
+            str(args[0]),
+            f"the market received {int(args[2])!r} of the {int(args[1])!r} named: a token "
+            "that charges a fee on transfer (or moves another amount) is refused",
+        )
+    if name == "NothingOwedInToken":
+        return JobPermissionDenied(
+            None, str(args[1]), f"is owed nothing in token {str(args[0])!r} to withdraw"
+        )
+    if name == "SafeERC20FailedOperation":
+        return PaymentTokenError(
+            str(args[0]), f"the token refused the transfer for {account!r} (it returned false)"
+        )
     if name == "ReentrancyGuardReentrantCall":
         return ComputeError(f"{account!r} re-entered the job market while it was paying")
     return exc
@@ -478,8 +542,10 @@ class ComputeJobs(ContractWrapper):
         payment: int,
         shares: Shares,
         sender: Sender,
+        payment_token: str | None = None,
     ) -> int:
-        """Request a job, paying ``payment`` wei; returns its id.
+        """Request a job, paying ``payment`` wei (or ``payment`` of the ERC-20
+        ``payment_token``); returns its id.
 
         Args:
             kind: what to compute; federated training and evaluation need a
@@ -489,9 +555,14 @@ class ComputeJobs(ContractWrapper):
             params_digest: the sha2-256 digest of the job's parameters.
             deadline: unix time after which the job is refunded if unfinished.
             epsilon: the differential-privacy epsilon each dataset spends (0: no DP).
-            payment: in wei, split by ``shares`` at completion.
+            payment: in wei (or the token's smallest unit), split by ``shares``
+                at completion.
             shares: how the payment is split.
             sender: the requester, who must own or hold a licence for every token.
+            payment_token: the address of an ERC-20 token to pay in (None: the
+                native coin). The sender must have approved the market for
+                ``payment`` first (:meth:`approve_payment`); the market pulls
+                it into escrow and must receive exactly that amount.
 
         Returns:
             The job's id.
@@ -500,14 +571,16 @@ class ComputeJobs(ContractWrapper):
             InvalidJob: a malformed job (see the rules above; a token that does
                 not exist or is of the wrong kind).
             NotLicensed: the requester may not use one of the tokens.
-            JobPermissionDenied: the sender cannot pay.
+            JobPermissionDenied: the sender cannot pay (too little coin, or too
+                small a token balance or allowance).
+            PaymentTokenError: the token is no contract, fails the transfer,
+                or delivers another amount (a fee on transfer).
         """
         if len(params_digest) != 32:
             raise InvalidJob("params_digest", params_digest, "a digest is 32 bytes")
         if isinstance(payment, bool) or not isinstance(payment, int) or payment < 0:
             raise InvalidJob("payment", payment, "a payment is a whole number of wei >= 0")
-        receipt = self._send(
-            "requestJob",
+        args = (
             int(kind),
             [int(d) for d in datasets],
             model,
@@ -515,9 +588,13 @@ class ComputeJobs(ContractWrapper):
             deadline,
             _epsilon_milli(epsilon),
             (shares.dataset_owners, shares.model_owner, shares.nodes),
-            sender=sender,
-            value=payment,
         )
+        if payment_token is None:
+            receipt = self._send("requestJob", *args, sender=sender, value=payment)
+        else:
+            token = _token_address(payment_token)
+            with self._token_errors(token, sender):
+                receipt = self._send("requestJobWithToken", *args, token, payment, sender=sender)
         (event,) = self.contract.events(receipt, "JobRequested")
         return int(event.args["jobId"])
 
@@ -574,21 +651,97 @@ class ComputeJobs(ContractWrapper):
         """
         return self._send("refund", job_id, sender=sender, job_id=job_id)
 
-    def withdraw(self, *, sender: Sender) -> int:
-        """Pay the sender everything credited to it; returns the amount in wei.
+    def withdraw(self, *, sender: Sender, token: str | None = None) -> int:
+        """Pay the sender everything credited to it in the native coin, or in
+        the ERC-20 ``token``; returns the amount (wei, or the token's unit).
 
         Raises:
-            JobPermissionDenied: nothing is owed to the sender.
+            JobPermissionDenied: nothing is owed to the sender (in that coin or token).
+            PaymentTokenError: the token failed the transfer (the credit stays).
         """
-        receipt = self._send("withdraw", sender=sender)
-        (event,) = self.contract.events(receipt, "Withdrawn")
+        if token is None:
+            receipt = self._send("withdraw", sender=sender)
+            (event,) = self.contract.events(receipt, "Withdrawn")
+        else:
+            address = _token_address(token)
+            with self._token_errors(address, sender):
+                receipt = self._send("withdrawToken", address, sender=sender)
+            (event,) = self.contract.events(receipt, "TokenWithdrawn")
         return int(event.args["amount"])
+
+    # -- paying in an ERC-20 token -------------------------------------------------------
+
+    def _token(self, token: str) -> Contract:
+        from troika.chain import Artifact
+
+        artifact = Artifact(
+            name="ERC20",
+            source="EIP-20",
+            abi=_ERC20_ABI,
+            bytecode=b"",
+            deployed_bytecode=b"",
+            compiler_version="unknown",
+            settings={},
+        )
+        return self.chain.contract(artifact, _token_address(token))
+
+    @contextlib.contextmanager
+    def _token_errors(self, token: str, sender: Sender | None) -> Iterator[None]:
+        """A token's own revert, bubbled up by the market, as a ComputeError."""
+        origin = sender if sender is not None else self.chain.default_sender
+        account = origin if isinstance(origin, str) else origin.address
+        try:
+            yield
+        except ContractReverted as exc:
+            from troika.chain._revert import decode_revert
+
+            if exc.error == "Panic":
+                raise
+            name, args = decode_revert(exc.data, _ERC20_ABI)
+            if name == "ERC20InsufficientAllowance":
+                raise JobPermissionDenied(
+                    None,
+                    account,
+                    f"approved {int(args[1])!r} of token {token!r} to the market, the job "
+                    f"pays {int(args[2])!r}: approve it first (approve_payment)",
+                ) from exc
+            if name == "ERC20InsufficientBalance":
+                raise JobPermissionDenied(
+                    None,
+                    account,
+                    f"holds {int(args[1])!r} of token {token!r}, not {int(args[2])!r}",
+                ) from exc
+            raise PaymentTokenError(
+                token, f"the token's transfer reverted, nothing moved ({exc})"
+            ) from exc
+
+    def approve_payment(self, token: str, amount: int, *, sender: Sender) -> Receipt:
+        """Approve the market to pull ``amount`` of the ERC-20 ``token`` from the
+        sender: what :meth:`request_job` with ``payment_token`` needs first.
+
+        Raises:
+            InvalidJob: a malformed address or amount.
+            PaymentTokenError: the token refused the approval.
+        """
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**256:
+            raise InvalidJob("payment", amount, "an allowance is a whole number >= 0")
+        address = _token_address(token)
+        try:
+            return self._token(address).transact("approve", self.address, amount, sender=sender)
+        except ContractReverted as exc:
+            raise PaymentTokenError(address, f"the token refused the approval ({exc})") from exc
+
+    def payment_allowance(self, token: str, owner: str) -> int:
+        """How much of the ERC-20 ``token`` the market may still pull from ``owner``."""
+        return int(self._token(token).call("allowance", owner, self.address))
 
     # -- reads ------------------------------------------------------------------------
 
-    def owed(self, account: str) -> int:
-        """What ``account`` may withdraw, in wei."""
-        return int(self._call("owed", account))
+    def owed(self, account: str, *, token: str | None = None) -> int:
+        """What ``account`` may withdraw, in wei, or in the ERC-20 ``token``."""
+        if token is None:
+            return int(self._call("owed", account))
+        return int(self._call("owedToken", _token_address(token), account))
 
     def job_count(self) -> int:
         """How many jobs were requested (ids 1 to this)."""
@@ -620,6 +773,7 @@ class ComputeJobs(ContractWrapper):
             confirmed=int(record[12]),
             nodes=int(record[13]),
             datasets=tuple(int(d) for d in datasets),
+            payment_token=None if str(record[14]) == _ZERO_ADDRESS else str(record[14]),
         )
 
     def participant_of(self, job_id: int, dataset_id: int) -> str:
@@ -660,3 +814,12 @@ class ComputeJobs(ContractWrapper):
                 datasetId=dataset_id,
             )
         ]
+
+
+def _token_address(token: str) -> str:
+    """The checksummed address of a token, or InvalidJob quoting it."""
+    from eth_utils.address import is_address, to_checksum_address
+
+    if not isinstance(token, str) or not is_address(token) or int(token, 16) == 0:
+        raise InvalidJob("payment_token", token, "a token is a non-zero 0x-prefixed address")
+    return str(to_checksum_address(token))

@@ -52,6 +52,7 @@ from troika._errors import (
     JobFailed,
     JobStateError,
     NotLicensed,
+    PaymentTokenError,
     PaymentTooLow,
     ResultMismatch,
 )
@@ -223,8 +224,14 @@ class DatasetPolicy:
             names and numeric values (the owner prepares it; it never leaves).
         kinds: The job kinds allowed.
         models: The model tokens allowed (None: any the requester may use).
-        min_payment: The least payment (wei) of a job this node accepts.
+        min_payment: The least payment (wei) of a job paid in the native coin
+            this node accepts.
         max_epsilon: The most epsilon one job may spend (None: the budget's rest).
+        min_token_payments: The ERC-20 tokens this node accepts a job paid
+            in, each with its least payment (in the token's smallest unit). A
+            job paid in a token not listed is refused (PaymentTokenError):
+            a token's worth is the owner's judgement, so none is accepted by
+            default, and ``min_payment`` never applies to a token.
     """
 
     dataset_id: int
@@ -233,6 +240,7 @@ class DatasetPolicy:
     models: frozenset[int] | None = None
     min_payment: int = 0
     max_epsilon: float | None = None
+    min_token_payments: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -406,7 +414,8 @@ class Node:
         Raises:
             JobStateError: the job is not open for acceptance.
             InvalidJob: a kind or model the policy refuses, or a bad spec.
-            PaymentTooLow: below the policy's minimum.
+            PaymentTooLow: below the policy's minimum (for the job's coin or token).
+            PaymentTokenError: paid in a token the policy does not list.
             BudgetExhausted: more epsilon than the policy or the budget allows.
             NotLicensed: the requester's licence ended since the request.
         """
@@ -419,8 +428,7 @@ class Node:
             raise InvalidJob("kind", job.kind.label, f"dataset {dataset_id} does not run it")
         if policy.models is not None and job.model not in policy.models:
             raise InvalidJob("model", job.model, f"dataset {dataset_id} does not serve it")
-        if job.payment < policy.min_payment:
-            raise PaymentTooLow(job.payment, policy.min_payment)
+        _check_payment(job, policy)
         if job.epsilon > 0:
             total, spent = self.jobs.budget(dataset_id)
             limit = total - spent
@@ -856,6 +864,22 @@ class Coordinator:
         return result, report
 
 
+def _check_payment(job: Job, policy: DatasetPolicy) -> None:
+    """The job's payment against the policy's minimum for its coin or token."""
+    if job.payment_token is None:
+        if job.payment < policy.min_payment:
+            raise PaymentTooLow(job.payment, policy.min_payment)
+        return
+    token = job.payment_token.lower()
+    minimums = {str(t).lower(): int(m) for t, m in policy.min_token_payments.items()}
+    if token not in minimums:
+        raise PaymentTokenError(
+            job.payment_token, f"dataset {policy.dataset_id} does not accept payment in it"
+        )
+    if job.payment < minimums[token]:
+        raise PaymentTooLow(job.payment, minimums[token], job.payment_token)
+
+
 # -- the requester's side ----------------------------------------------------------------
 
 
@@ -891,8 +915,10 @@ class Compute:
         epsilon: float | None = None,
         shares: Shares | None = None,
         label: str = "label",
+        payment_token: str | None = None,
     ) -> int:
-        """Pin the job's spec and request it on chain, paying ``payment`` wei; its id.
+        """Pin the job's spec and request it on chain, paying ``payment`` wei (or
+        ``payment`` of the ERC-20 ``payment_token``); its id.
 
         Args:
             kind: ``"federated-train"``, ``"evaluate"`` or ``"stats"``.
@@ -904,10 +930,17 @@ class Compute:
             epsilon: The privacy each dataset spends; a stats query's own by default.
             shares: The payment's split; :data:`DEFAULT_SHARES` by default.
             label: The label column (training and evaluation).
+            payment_token: An ERC-20 token's address to pay in (None: the
+                native coin); the market is approved for ``payment`` first if
+                its allowance is smaller, and must receive exactly that (no
+                fee-on-transfer tokens). Nodes accept only the tokens their
+                policy lists (:attr:`DatasetPolicy.min_token_payments`).
 
         Raises:
             InvalidJob: a bad kind or parameters.
             NotLicensed: the requester may not use a token.
+            JobPermissionDenied: the requester cannot pay.
+            PaymentTokenError: the token failed or shortchanged the transfer.
         """
         job_kind = kind if isinstance(kind, JobKind) else JobKind.parse(kind)
         fields: Mapping[str, Any]
@@ -923,6 +956,11 @@ class Compute:
         elif job_kind is JobKind.FEDERATED_TRAIN and epsilon is None:
             epsilon = training_epsilon(spec.train_params())
         self.assets.pin_block(spec.to_json())
+        if payment_token is not None:
+            payer = self.assets.sender
+            owner = payer if isinstance(payer, str) else payer.address
+            if self.jobs.payment_allowance(payment_token, owner) < payment:
+                self.jobs.approve_payment(payment_token, payment, sender=payer)
         return self.jobs.request_job(
             job_kind,
             datasets,
@@ -933,6 +971,7 @@ class Compute:
             payment=payment,
             shares=shares or (DEFAULT_SHARES if model else _NO_MODEL_SHARES),
             sender=self.assets.sender,
+            payment_token=payment_token,
         )
 
     def status(self, job_id: int) -> Job:
@@ -972,9 +1011,12 @@ class Compute:
         )
 
     def refund(self, job_id: int) -> None:
-        """Credit an unfinished job's payment back, once its deadline has passed."""
+        """Credit an unfinished job's payment back, once its deadline has passed,
+        in the coin or token it was paid in (then :meth:`withdraw` it, with the
+        job's ``payment_token`` for a token)."""
         self.jobs.refund(job_id, sender=self.assets.sender)
 
-    def withdraw(self) -> int:
-        """Collect what the market owes the requester (refunds, rounding dust)."""
-        return self.jobs.withdraw(sender=self.assets.sender)
+    def withdraw(self, *, token: str | None = None) -> int:
+        """Collect what the market owes the requester (refunds, rounding dust)
+        in the native coin, or in the ERC-20 ``token``."""
+        return self.jobs.withdraw(sender=self.assets.sender, token=token)
