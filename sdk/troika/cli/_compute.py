@@ -248,9 +248,9 @@ def node(
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
 ) -> None:
     """Run a data owner's node: watch the chain for jobs on its datasets,
-    check policy, budget and licences, and accept; with a [flower] section, run
-    a Flower SuperNode for the coordinator's SuperLink and confirm the results
-    it delivers. Stops cleanly (the SuperNode too) on SIGTERM."""
+    check policy, budget and licences, and accept; with a flower section,
+    run a Flower SuperNode for the coordinator's SuperLink and confirm the
+    results it delivers. Stops cleanly (the SuperNode too) on SIGTERM."""
     from troika.compute._jobs import JobKind
     from troika.compute._node import DatasetPolicy, FlowerSettings, Node
 
