@@ -1,0 +1,102 @@
+"""``troika compute request --token``, run as a user runs it, on a real anvil
+and a real Kubo: a job paid in an ERC-20 test token (OpenZeppelin's ERC20,
+tests/artifacts/TestToken.json), approved and escrowed by the command, and a
+node whose configuration takes that token from a minimum."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from tests._services import Anvil, Kubo
+from tests.cli.test_cli import one_line_error, run
+from tests.conftest import ARTIFACTS
+
+from troika.assets import Assets, DatasetMetadata
+from troika.chain import ArtifactStore, Chain, Keystore
+from troika.compute._jobs import ComputeJobs
+from troika.did import EthrRegistry
+from troika.did._identity import Identities
+from troika.ipfs import KuboStore
+
+pytestmark = pytest.mark.kubo
+
+PASSWORD = "correct horse"
+
+
+def test_a_job_paid_in_a_token_and_a_node_that_takes_it(
+    anvil: Anvil, kubo: Kubo, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    env = {
+        "TROIKA_RPC_URL": anvil.url,
+        "TROIKA_IPFS_API": kubo.api_url,
+        "TROIKA_KEY_PASSWORD": PASSWORD,
+    }
+    data = tmp_path / "ages.csv"
+    data.write_text("age,label\n" + "".join(f"{20 + i % 50},{i % 2}\n" for i in range(200)))
+    artifacts = ArtifactStore([ARTIFACTS])
+    with Chain.connect(anvil.url, chain_id=anvil.chain_id, home=home, artifacts=artifacts) as chain:
+        identities = Identities(chain, Keystore(home, scrypt_n=2**10), EthrRegistry.deploy(chain))
+        hospital = identities.create("hospital", PASSWORD, kind="person")
+        agent = identities.create("agent", PASSWORD, kind="agent")
+        for someone in (hospital, agent):
+            chain.transfer(someone.address, 10**18)
+        with KuboStore(kubo.api_url) as store:
+            assets = Assets(chain, store, identity=hospital, minter=chain.default_sender)
+            dataset = assets.mint_dataset(
+                data, DatasetMetadata(name="ages", properties={"media_type": "text/csv"})
+            ).token_id
+            assets.grant_license(dataset, agent, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        jobs = ComputeJobs.deploy(chain, assets.registry.address)
+        jobs.set_budget(dataset, 2.0, sender=hospital.signer)
+        token = chain.deploy("TestToken", record=False)
+        token.transact("mint", agent.address, 10**6)
+        config = tmp_path / "node.toml"
+        config.write_text(
+            f'key = "hospital"\n[[datasets]]\ntoken = {dataset}\ndata = "ages.csv"\n'
+            f'kinds = ["stats"]\nmin_token_payments = {{ "{token.address}" = 1000 }}\n'
+        )
+        params = tmp_path / "mean.json"
+        params.write_text(
+            json.dumps({"column": "age", "statistic": "mean", "bounds": [0, 100], "epsilon": 0.5})
+        )
+
+        def request(payment: int, address: str) -> list[str]:
+            return [
+                "compute", "request", "stats", "--dataset", str(dataset), "--params",
+                str(params), "--payment", str(payment), "--token", address, "--key", "agent",
+            ]  # fmt: skip
+
+        paid = run(*request(1000, token.address), "--json", home=home, env=env)
+        assert paid.returncode == 0, paid.stderr
+        answer = json.loads(paid.stdout)
+        assert answer["payment_token"] == token.address
+        first = answer["job_id"]
+        assert token.call("balanceOf", jobs.address) == 1000
+        assert token.call("balanceOf", agent.address) == 10**6 - 1000
+        cheap = run(*request(999, token.address), "--json", home=home, env=env)
+        assert cheap.returncode == 0, cheap.stderr
+        second = json.loads(cheap.stdout)["job_id"]
+
+        once = run("compute", "node", "--config", str(config), "--once", home=home, env=env)
+        assert once.returncode == 0, once.stderr
+        decisions = [json.loads(line) for line in once.stdout.splitlines()]
+        assert [(d["job_id"], d["accepted"]) for d in decisions] == [
+            (first, True),
+            (second, False),
+        ]
+        assert "below the minimum of 1000 of token" in decisions[1]["reason"]
+        status = run("compute", "status", str(first), "--json", home=home, env=env)
+        shown = json.loads(status.stdout)
+        assert (shown["status"], shown["payment"], shown["payment_token"]) == (
+            "running",
+            1000,
+            token.address,
+        )
+
+        error = one_line_error(run(*request(5, "0x1234"), home=home, env=env))
+        assert "payment_token" in error
+        assert "0x1234" in error
