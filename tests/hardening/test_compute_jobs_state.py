@@ -3,18 +3,22 @@
 A ``RuleBasedStateMachine`` on the embedded EVM runs a market of three
 datasets (each with an owner and a registered node), a model and a licensed
 requester. Its rules request jobs (any subset of the datasets, with or
-without a model, any payment, epsilon and shares; by the requester, a
-dataset's owner or a stranger), accept them (by the owner, the node or a
-stranger), submit the same or different digests, refund, withdraw (anyone),
+without a model, any payment, epsilon and shares, paid in the native coin or
+in an ERC-20 test token (OpenZeppelin's ERC20, every requester having
+approved the market); by the requester, a dataset's owner or a stranger),
+accept them (by the owner, the node or a
+stranger), submit the same or different digests, refund, withdraw (anyone,
+in the coin or the token),
 set budgets, register nodes, hand datasets to others and move block time.
 Every call must succeed or revert with the custom error the model predicts.
 
 After every step, on chain values only:
 
-- conservation: the contract's balance is what it owes every account plus
-  the payments of the jobs neither completed nor refunded;
+- conservation, in the coin and in the token, each on its own: the
+  contract's balance is what it owes every account plus the payments of the
+  jobs neither completed nor refunded;
 - nothing is created or lost: what was ever withdrawn plus the balance is
-  what was ever paid in;
+  what was ever paid in (per coin or token);
 - no account ever withdraws more than was credited to it;
 - a job is credited at most once and at most its payment; a disputed job
   credits nobody, a refunded one only its requester;
@@ -39,6 +43,7 @@ import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,7 +56,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from troika import ContractReverted
 from troika.assets import AssetKind, AssetRegistry
-from troika.chain import Chain, Contract, Receipt
+from troika.chain import ArtifactStore, Chain, Contract, Receipt
 
 FEDERATED_TRAIN, EVALUATE, STATS = 0, 1, 2
 NONE, REQUESTED, RUNNING, COMPLETED, DISPUTED, REFUNDED = range(6)
@@ -65,6 +70,8 @@ PARAMS = hashlib.sha256(b"params").digest()
 DIGESTS = [hashlib.sha256(label).digest() for label in (b"result", b"report", b"other")]
 PAYMENTS = st.sampled_from([0, 1, 3, 10_007, 10**18 + 7]) | st.integers(0, 10**19)
 SHARES = st.sampled_from([(6000, 2500, 1500), (10_000, 0, 0), (0, 0, 10_000), (3333, 3333, 3334)])
+IN_TOKEN = st.sampled_from([False, False, True])  # a third of the jobs are paid in the token
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def abi_type(argument: dict[str, Any]) -> str:
@@ -110,6 +117,7 @@ class Job:
     payment: int
     epsilon: int
     shares: tuple[int, int, int]
+    currency: str = ZERO  # the token it is paid in; ZERO: the native coin
     status: int = REQUESTED
     accepted: dict[int, str] = field(default_factory=dict)  # dataset -> its participating node
     nodes: list[str] = field(default_factory=list)  # distinct, in order of acceptance
@@ -128,6 +136,8 @@ class Market:
     datasets: list[int]
     model: int
     licence_expiry: int
+    token: Contract
+    token_view: Views
     snapshot: Any
 
 
@@ -135,7 +145,7 @@ class Market:
 def market() -> Market:
     """Three datasets (owners 1-3, nodes 4-6, budgets set), a model (owner 7), a
     requester (8) licensed for all four until ``licence_expiry``; 9 is a stranger."""
-    chain = Chain.embedded()
+    chain = Chain.embedded(artifacts=ArtifactStore([ARTIFACTS]))
     accounts = chain.accounts
     chain.w3.testing.timeTravel(int(time.time()) + 10**7)  # type: ignore[attr-defined]
     registry = AssetRegistry.deploy(chain, sender=accounts[0])
@@ -156,9 +166,24 @@ def market() -> Market:
     for dataset, owner, node in zip(tokens[:3], accounts[1:4], accounts[4:7], strict=True):
         jobs.transact("registerNode", dataset, node, sender=owner)
         jobs.transact("setBudget", dataset, BUDGET, sender=owner)
+    token = chain.deploy("TestToken", sender=accounts[0], record=False)
+    for payer in (*accounts[1:4], accounts[8], accounts[9]):  # whoever may request
+        token.transact("mint", payer, 10**30, sender=accounts[0])
+        token.transact("approve", jobs.address, 2**256 - 1, sender=payer)
     snapshot = chain.w3.testing.snapshot()  # type: ignore[attr-defined]
     datasets, model = tokens[:3], tokens[3]
-    return Market(chain, registry, jobs, Views(jobs), datasets, model, licence_expiry, snapshot)
+    return Market(
+        chain,
+        registry,
+        jobs,
+        Views(jobs),
+        datasets,
+        model,
+        licence_expiry,
+        token,
+        Views(token),
+        snapshot,
+    )
 
 
 class ComputeJobsMachine(RuleBasedStateMachine):
@@ -173,6 +198,7 @@ class ComputeJobsMachine(RuleBasedStateMachine):
         self.registry, self.jobs, self.view = start.registry, start.jobs, start.view
         self.datasets, self.model = start.datasets, start.model
         self.licence_expiry = start.licence_expiry
+        self.token, self.token_view = start.token.address, start.token_view
         self.admin = accounts[0]
         self.owners = list(accounts[1:4])
         self.nodes = list(accounts[4:7])
@@ -183,12 +209,13 @@ class ComputeJobsMachine(RuleBasedStateMachine):
         self.node_of = dict(zip(self.datasets, self.nodes, strict=True))
         self.budgets = {dataset: [BUDGET, 0] for dataset in self.datasets}  # [total, spent]
         self.model_jobs: dict[int, Job] = {}
-        self.owed: dict[str, int] = defaultdict(int)
-        self.credited: dict[str, int] = defaultdict(int)  # ever, from Credited events
-        self.withdrawn: dict[str, int] = defaultdict(int)  # ever, from balances
+        # by (currency, account): ZERO for the native coin, else the token's address
+        self.owed: dict[tuple[str, str], int] = defaultdict(int)
+        self.credited: dict[tuple[str, str], int] = defaultdict(int)  # ever, from Credited events
+        self.withdrawn: dict[tuple[str, str], int] = defaultdict(int)  # ever, from balances
         self.credited_by_job: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.paid_in = 0
-        self.paid_out = 0
+        self.paid_in: dict[str, int] = defaultdict(int)  # by currency
+        self.paid_out: dict[str, int] = defaultdict(int)
         self.touched: set[int] = set()  # jobs
         self.touched_accounts: set[str] = set()
         self.touched_datasets: set[int] = set()
@@ -242,7 +269,7 @@ class ComputeJobsMachine(RuleBasedStateMachine):
     def record_credits(self, receipt: Receipt) -> None:
         for event in self.jobs.events(receipt, "Credited"):
             job_id, account, amount = (event.args[k] for k in ("jobId", "account", "amount"))
-            self.credited[account] += amount
+            self.credited[self.model_jobs[job_id].currency, account] += amount
             self.touched_accounts.add(account)
             self.credited_by_job[job_id][account] += amount
 
@@ -251,8 +278,8 @@ class ComputeJobsMachine(RuleBasedStateMachine):
         count = len(self.model_jobs)
         return data.draw(st.integers(1, count) | st.sampled_from([0, count + 1]), label="job")
 
-    def credit(self, account: str, amount: int) -> None:
-        self.owed[account] += amount
+    def credit(self, currency: str, account: str, amount: int) -> None:
+        self.owed[currency, account] += amount
 
     # -- requesting ------------------------------------------------------------------------------
 
@@ -264,6 +291,7 @@ class ComputeJobsMachine(RuleBasedStateMachine):
         shares=SHARES,
         ahead=st.sampled_from([0, 1, 2, 60]) | st.integers(3, 7_200),
         by=st.sampled_from(["requester"] * 6 + ["stranger", "owner"]),
+        in_token=IN_TOKEN,
     )
     def request(
         self,
@@ -274,6 +302,7 @@ class ComputeJobsMachine(RuleBasedStateMachine):
         shares: tuple[int, int, int],
         ahead: int,
         by: str,
+        in_token: bool,
     ) -> None:
         datasets = data.draw(
             st.lists(st.sampled_from(self.datasets), min_size=1, max_size=3, unique=True),
@@ -293,19 +322,21 @@ class ComputeJobsMachine(RuleBasedStateMachine):
             licensed = sender == self.requester and at < self.licence_expiry
             return self.holder[token] == sender or licensed
 
-        args = (kind, datasets, model, PARAMS, deadline, epsilon, shares)
+        args: tuple[Any, ...] = (kind, datasets, model, PARAMS, deadline, epsilon, shares)
+        function, value, currency = "requestJob", payment, ZERO
+        if in_token:
+            function, value, currency = "requestJobWithToken", 0, self.token
+            args = (*args, self.token, payment)
         blocked = [t for t in ([model] if model else []) + datasets if not usable(t)]
         if deadline <= at:
             expected: tuple[Any, ...] = ("DeadlineInPast", deadline)
-            self.reverts(expected, "requestJob", *args, sender=sender, boundary=deadline == at)
+            self.reverts(expected, function, *args, sender=sender, boundary=deadline == at)
         elif blocked:
             expected = ("NoAccess", blocked[0], sender)
             ended = sender == self.requester and at == self.licence_expiry
-            self.reverts(
-                expected, "requestJob", *args, sender=sender, value=payment, boundary=ended
-            )
+            self.reverts(expected, function, *args, sender=sender, value=value, boundary=ended)
         else:
-            receipt = self.send("requestJob", *args, sender=sender, value=payment)
+            receipt = self.send(function, *args, sender=sender, value=value)
             (event,) = self.jobs.events(receipt, "JobRequested")
             job_id = len(self.model_jobs) + 1
             assert event.args["jobId"] == job_id
@@ -319,8 +350,9 @@ class ComputeJobsMachine(RuleBasedStateMachine):
                 payment=payment,
                 epsilon=epsilon,
                 shares=shares,
+                currency=currency,
             )
-            self.paid_in += payment
+            self.paid_in[currency] += payment
             self.touched.add(job_id)
 
     @initialize(
@@ -337,6 +369,7 @@ class ComputeJobsMachine(RuleBasedStateMachine):
                 shares=data.draw(SHARES, label="shares"),
                 ahead=data.draw(st.integers(600, 7_200), label="ahead"),
                 by="requester",
+                in_token=data.draw(IN_TOKEN, label="in the token"),
             )
 
     # -- running ---------------------------------------------------------------------------------
@@ -468,13 +501,13 @@ class ComputeJobsMachine(RuleBasedStateMachine):
         model_amount = payment * job.shares[1] // BPS
         per_node = payment * job.shares[2] // BPS // nodes
         for owner in job.owners:
-            self.credit(owner, per_owner)
+            self.credit(job.currency, owner, per_owner)
         for node in job.nodes:
-            self.credit(node, per_node)
-        self.credit(job.model_owner, model_amount)
+            self.credit(job.currency, node, per_node)
+        self.credit(job.currency, job.model_owner, model_amount)
         dust = payment - per_owner * count - model_amount - per_node * nodes
         assert 0 <= dust < count + nodes + 2
-        self.credit(job.requester, dust)
+        self.credit(job.currency, job.requester, dust)
 
     # -- money back and out ----------------------------------------------------------------------
 
@@ -496,29 +529,43 @@ class ComputeJobsMachine(RuleBasedStateMachine):
         else:
             self.send("refund", job_id, sender=sender)
             job.status = REFUNDED
-            self.credit(job.requester, job.payment)
+            self.credit(job.currency, job.requester, job.payment)
 
-    @rule(data=st.data())
-    def withdraw(self, data: st.DataObject) -> None:
-        owing = sorted(a for a, amount in self.owed.items() if amount and a != ZERO)
+    @rule(data=st.data(), in_token=IN_TOKEN)
+    def withdraw(self, data: st.DataObject, in_token: bool) -> None:
+        currency = self.token if in_token else ZERO
+        owing = sorted(
+            a for (c, a), amount in self.owed.items() if amount and a != ZERO and c == currency
+        )
         if owing and data.draw(st.booleans(), label="one who is owed"):
             sender = data.draw(st.sampled_from(owing), label="sender")
         else:
             sender = data.draw(st.sampled_from(self.accounts), label="sender")
-        amount = self.owed[sender]
-        if amount == 0:
+        amount = self.owed[currency, sender]
+        if amount == 0 and not in_token:
             self.reverts(("NothingOwed", sender), "withdraw", sender=sender)
             return
-        before = self.chain.balance(sender)
-        receipt = self.send("withdraw", sender=sender)
-        received = self.chain.balance(sender) - before + receipt.fee
+        if amount == 0:
+            expected = ("NothingOwedInToken", self.token, sender)
+            self.reverts(expected, "withdrawToken", self.token, sender=sender)
+            return
+        if in_token:
+            before = self.token_view("balanceOf", sender)
+            receipt = self.send("withdrawToken", self.token, sender=sender)
+            received = self.token_view("balanceOf", sender) - before
+            (event,) = self.jobs.events(receipt, "TokenWithdrawn")
+            assert event.args["token"] == self.token
+        else:
+            before = self.chain.balance(sender)
+            receipt = self.send("withdraw", sender=sender)
+            received = self.chain.balance(sender) - before + receipt.fee
+            (event,) = self.jobs.events(receipt, "Withdrawn")
         assert received == amount
-        (event,) = self.jobs.events(receipt, "Withdrawn")
         assert (event.args["account"], event.args["amount"]) == (sender, amount)
-        self.withdrawn[sender] += received
+        self.withdrawn[currency, sender] += received
         self.touched_accounts.add(sender)
-        self.paid_out += received
-        self.owed[sender] = 0
+        self.paid_out[currency] += received
+        self.owed[currency, sender] = 0
 
     # -- datasets --------------------------------------------------------------------------------
 
@@ -580,18 +627,28 @@ class ComputeJobsMachine(RuleBasedStateMachine):
     def money_is_conserved(self) -> None:
         """On chain: the balance is what is owed plus the unsettled payments, and
         what was withdrawn plus the balance is what was paid in. (The model's
-        owed amounts and statuses are checked against the chain just below.)"""
-        balance = self.chain.balance(self.jobs.address)
-        held = sum(j.payment for j in self.model_jobs.values() if j.status in UNSETTLED)
-        assert balance == sum(self.owed.values()) + held
-        assert self.paid_out + balance == self.paid_in
+        owed amounts and statuses are checked against the chain just below.)
+        In the coin and in the token, each on its own."""
+        for currency in (ZERO, self.token):
+            if currency == ZERO:
+                balance = self.chain.balance(self.jobs.address)
+            else:
+                balance = self.token_view("balanceOf", self.jobs.address)
+            held = sum(
+                j.payment
+                for j in self.model_jobs.values()
+                if j.status in UNSETTLED and j.currency == currency
+            )
+            owed = sum(v for (c, _), v in self.owed.items() if c == currency)
+            assert balance == owed + held
+            assert self.paid_out[currency] + balance == self.paid_in[currency]
 
     @invariant()
     def nobody_withdraws_more_than_credited(self) -> None:
-        for account in {*self.credited, *self.withdrawn, *self.owed}:
-            withdrawn, credited = self.withdrawn[account], self.credited[account]
+        for key in {*self.credited, *self.withdrawn, *self.owed}:  # (currency, account)
+            withdrawn, credited = self.withdrawn[key], self.credited[key]
             assert withdrawn <= credited
-            assert withdrawn + self.owed[account] == credited
+            assert withdrawn + self.owed[key] == credited
 
     @invariant()
     def a_job_is_paid_at_most_once_and_a_dispute_pays_nobody(self) -> None:
@@ -632,8 +689,10 @@ class ComputeJobsMachine(RuleBasedStateMachine):
                 len(job.confirmed),
                 len(job.nodes),
             )
+            assert to_checksum_address(record[14]) == job.currency
         for account in sorted(accounts):
-            assert self.view("owed", account) == self.owed[account]
+            assert self.view("owed", account) == self.owed[ZERO, account]
+            assert self.view("owedToken", self.token, account) == self.owed[self.token, account]
         for dataset in sorted(datasets):
             assert tuple(self.view("budget", dataset)) == tuple(self.budgets[dataset])
 
