@@ -11,12 +11,14 @@ did not accept, or with parameters other than those it accepted.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,10 +27,12 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
 from tests._services import Anvil, Kubo
-from tests.compute.test_node import ETHER, now, write_csv
+from tests.cli.test_cli import one_line_error, run
+from tests.compute.test_node import ETHER, Market, market, now, write_csv  # noqa: F401
 from troika._errors import JobFailed
 from troika.assets import Assets, DatasetMetadata, ModelMetadata
 from troika.chain import Chain, Keystore
@@ -37,7 +41,7 @@ from troika.compute import _flower_app as app
 from troika.compute._federated import FlowerDeployment, TrainParams
 from troika.compute._jobs import ComputeJobs, JobStatus
 from troika.compute._models import LogisticRegressionModel
-from troika.compute._node import Compute, Coordinator
+from troika.compute._node import Compute, Coordinator, FlowerSettings, Node
 from troika.did import EthrRegistry
 from troika.did._identity import Identities
 from troika.ipfs import KuboStore
@@ -55,6 +59,22 @@ def _split() -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarra
         features, y, test_size=0.2, stratify=y, random_state=0
     )
     return [(x_train[i::3], y_train[i::3]) for i in range(3)], x_test, y_test
+
+
+def _children(pid: int, name: str) -> list[int]:
+    """The live child processes of ``pid`` whose command line mentions ``name`` (Linux /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            command = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # it exited meanwhile
+            continue
+        if int(fields.get("PPid", "0")) == pid and name in command:
+            found.append(int(status.parent.name))
+    return found
 
 
 def _until(condition: Callable[[], bool], seconds: float, what: str) -> None:
@@ -169,6 +189,9 @@ def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
                 )
                 result_bytes, _ = coordinator.run(job_id)
                 _until(lambda: jobs.job(job_id).status is JobStatus.COMPLETED, 60, "confirmation")
+                # each node process runs exactly one SuperNode, its own child
+                supernodes = [_children(p.pid, "flower-supernode") for p in processes]
+                assert [len(pids) for pids in supernodes] == [1, 1, 1]
             finally:
                 for process in processes:
                     process.send_signal(signal.SIGTERM)
@@ -185,9 +208,8 @@ def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
             assert "result confirmed on chain" in log_text
             assert log_text.rstrip().endswith("stopped")
         # every node's SuperNode stopped with its node
-        for i in range(3):
-            supernode_log = tmp_path / f"node-{i}.state.flower" / "supernode.log"
-            assert supernode_log.exists()
+        for (pid,) in supernodes:
+            _until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10, f"SuperNode {pid} exit")
 
         job = jobs.job(job_id)
         assert job.confirmed == 3
@@ -219,9 +241,10 @@ def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
 # -- a node's ClientApp takes part only in what its node accepted -----------------------
 
 
-def _node_files(tmp_path: Path, accepted: dict[int, TrainParams]) -> list[dict[str, str]]:
+def _node_files(tmp_path: Path, accepted: dict[int, TrainParams | None]) -> list[dict[str, str]]:
     """Three nodes' files and state files, as a Node writes them, having accepted
-    ``accepted`` (job -> its spec's parameters) for each node's dataset."""
+    ``accepted`` for each node's dataset: job -> its training parameters, or
+    None for an evaluation."""
     shards, _, _ = _split()
     configs = []
     for i, (x, y) in enumerate(shards):
@@ -234,9 +257,9 @@ def _node_files(tmp_path: Path, accepted: dict[int, TrainParams]) -> list[dict[s
                 "accepted": True,
                 "reason": "",
                 "spec": {
-                    "kind": "federated-train",
+                    "kind": "federated-train" if params else "evaluate",
                     "label": "label",
-                    "params": json.loads(params.to_json()),
+                    "params": json.loads(params.to_json()) if params else {},
                 },
             }
             for job, params in accepted.items()
@@ -285,3 +308,106 @@ def test_a_clientapp_refuses_a_job_its_node_did_not_accept(tmp_path: Path) -> No
                for i in range(3)}  # fmt: skip
     assert digests == set(result["node_digests"].values())  # type: ignore[attr-defined]
     assert len(digests) == 1
+
+
+# -- a node confirms only the result delivered with the model it received -----------------
+
+
+@pytest.mark.parametrize("chain", ["embedded"], indirect=True)
+def test_a_node_confirms_a_delivered_result_only_for_the_model_it_received(
+    market: Market,  # noqa: F811  (the fixture of test_node)
+    tmp_path: Path,
+) -> None:
+    job_id = market.compute.request(
+        "evaluate", market.datasets, model=market.model, payment=10**15,
+        deadline=now(market.chain) + 3600,
+    )  # fmt: skip
+    nodes = []
+    for node, hospital in zip(market.nodes, market.hospitals, strict=True):
+        flower_node = Node(
+            market.jobs, node.assets, list(node.policies.values()), sender=hospital.signer,
+            state=tmp_path / f"flower-{node.address}.json",
+            flower=FlowerSettings("127.0.0.1:9092"),
+        )  # fmt: skip
+        (decision,) = flower_node.poll()
+        assert decision.accepted, decision.reason
+        nodes.append(flower_node)
+    base = LogisticRegressionModel.init(30, seed=1).digest()  # the model token's weights
+    result = json.dumps({"job": job_id, "model": {"digest": base}}).encode()
+    report = json.dumps({"job": job_id}).encode()
+
+    def deliver(node: Node, received: str) -> None:
+        # what the node's ClientApp writes: the digest it received, and the documents
+        node.flower_folder.mkdir(parents=True, exist_ok=True)
+        (node.flower_folder / f"job-{job_id}.json").write_text(
+            json.dumps({
+                "round": 1, "digest": received,
+                "result": base64.b64encode(result).decode(),
+                "report": base64.b64encode(report).decode(),
+            })
+        )  # fmt: skip
+
+    deliver(nodes[0], "ab" * 32)  # this node received another model
+    assert nodes[0].confirm_delivered() == []
+    assert nodes[0].confirm_delivered() == []  # refused once and for all
+    for node in nodes[1:]:
+        deliver(node, base)
+        assert node.confirm_delivered() == [job_id]
+        assert node.confirm_delivered() == []  # nothing twice
+    job = market.jobs.job(job_id)
+    assert job.confirmed == 2
+    assert job.status is JobStatus.RUNNING  # the third node never confirmed
+
+
+def test_a_bad_flower_section_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'key = "x"\n[[datasets]]\ntoken = 1\ndata = "d.csv"\n[flower]\nsuperlink = "nowhere"\n'
+    )
+    error = one_line_error(run("compute", "node", "--config", str(config), home=tmp_path))
+    assert "flower.superlink" in error
+    assert "'nowhere'" in error
+
+
+def test_an_evaluation_is_delivered_to_the_nodes_that_accepted_it(tmp_path: Path) -> None:
+    # The ServerApp and ClientApp of a deployment, run in-process: the ServerApp
+    # hands the coordinator the model (trained.json), waits for its documents,
+    # and sends them to the nodes with the final model.
+    nodes = _node_files(tmp_path, {7: None})
+    model = LogisticRegressionModel.init(30, seed=1)
+    folder = tmp_path / "run"
+    config = _federated._run_config(TrainParams(rounds=1), model, "evaluate", 3, 30.0)
+    config |= {
+        app.RUN_JOB: 7,
+        app.RUN_LABEL: "label",
+        app.RUN_RESULT: str(folder),
+        app.RUN_DELIVER: True,
+    }
+    documents = {"result": base64.b64encode(b'{"job":7}').decode(), "report": "e30="}
+    handed: dict[str, object] = {}
+
+    def coordinator() -> None:
+        _until(lambda: (folder / app.TRAINED_FILE).exists(), 30, "trained.json")
+        handed.update(json.loads((folder / app.TRAINED_FILE).read_text()))
+        (folder / app.DOCUMENTS_FILE).write_text(json.dumps({"status": "ok", **documents}))
+
+    helper = threading.Thread(target=coordinator)
+    helper.start()
+    try:
+        with _federated._job(7):
+            result, _ = _federated._run_in_process(config, nodes, 30.0)
+    finally:
+        helper.join(timeout=35)
+    assert result["status"] == "ok"
+    assert set(result["node_digests"].values()) == {model.digest()}  # type: ignore[attr-defined]
+    for i in range(3):
+        delivered = json.loads((tmp_path / f"node-{i}" / "job-7.json").read_text())
+        assert delivered == {"round": 1, "digest": model.digest(), **documents}
+    # the evaluation the coordinator got: the base model's accuracy over the pooled
+    # shards, by scikit-learn (the peer), within SecAgg+'s quantization
+    shards, _, _ = _split()
+    pooled_x = np.vstack([x for x, _ in shards])
+    pooled_y = np.concatenate([y for _, y in shards])
+    predicted = (pooled_x @ model.weights + model.bias > 0).astype(int)
+    (only,) = handed["rounds"]  # type: ignore[misc]
+    assert only["accuracy"] == pytest.approx(accuracy_score(pooled_y, predicted), abs=1e-4)
