@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests._services import Anvil
+from tests.faults.conftest import FaultReport
 from troika import MintPending, TransactionTimeout
 from troika.assets import AssetRegistry, Assets, DatasetMetadata
 from troika.chain import Chain
 from troika.ipfs import LocalStore
+
+pytestmark = pytest.mark.anvil
 
 
 @pytest.fixture
@@ -28,7 +31,9 @@ def rpc(chain: Chain, method: str, *params: object) -> None:
     assert "error" not in answer, answer
 
 
-def test_a_retried_mint_waits_for_the_unmined_one(anvil_of_our_own: Anvil, tmp_path: Path) -> None:
+def test_a_retried_mint_waits_for_the_unmined_one(
+    anvil_of_our_own: Anvil, tmp_path: Path, fault_report: FaultReport
+) -> None:
     anvil = anvil_of_our_own
     with Chain.connect(anvil.url, chain_id=anvil.chain_id, home=tmp_path) as chain:
         chain.receipt_timeout = 1.0
@@ -38,6 +43,7 @@ def test_a_retried_mint_waits_for_the_unmined_one(anvil_of_our_own: Anvil, tmp_p
         source.write_text("a,b\n1,2\n")
         metadata = DatasetMetadata(name="rows", properties={"media_type": "text/csv"})
 
+        fault_report.inject("mint's receipt wait timed out (automining off), then retried")
         rpc(chain, "evm_setAutomine", False)
         with pytest.raises(TransactionTimeout):
             assets.mint_dataset(source, metadata, encrypt=False)

@@ -16,8 +16,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests._services import Anvil
+from tests.faults.conftest import FaultReport
 from troika import ChainError, RPCUnavailable
 from troika.chain import AsyncChain, Chain
+
+pytestmark = pytest.mark.anvil
 
 
 class Proxy:
@@ -104,7 +107,10 @@ def proxy_factory(anvil: Anvil) -> Iterator[type[Proxy]]:
         proxy.close()
 
 
-def test_reads_survive_dropped_connections(anvil: Anvil, proxy_factory: type[Proxy]) -> None:
+def test_reads_survive_dropped_connections(
+    anvil: Anvil, proxy_factory: type[Proxy], fault_report: FaultReport
+) -> None:
+    fault_report.inject("RPC proxy resets the first 2 connections (reads, retries=3)")
     proxy = proxy_factory(drop=2)
     with Chain.connect(proxy.url, chain_id=anvil.chain_id, retries=3) as chain:
         assert chain.block_number >= 0
@@ -112,8 +118,9 @@ def test_reads_survive_dropped_connections(anvil: Anvil, proxy_factory: type[Pro
 
 
 def test_without_retries_a_dropped_connection_is_a_clear_error(
-    anvil: Anvil, proxy_factory: type[Proxy]
+    anvil: Anvil, proxy_factory: type[Proxy], fault_report: FaultReport
 ) -> None:
+    fault_report.inject("RPC proxy resets a connection, retries=0")
     proxy = proxy_factory(drop=1)
     with pytest.raises(RPCUnavailable) as caught:
         Chain.connect(proxy.url, retries=0)
@@ -122,8 +129,9 @@ def test_without_retries_a_dropped_connection_is_a_clear_error(
 
 
 def test_a_node_that_never_answers_gives_up_after_its_retries(
-    proxy_factory: type[Proxy],
+    proxy_factory: type[Proxy], fault_report: FaultReport
 ) -> None:
+    fault_report.inject("RPC proxy resets every connection (retries=2)")
     proxy = proxy_factory(drop=10**6)
     with pytest.raises(RPCUnavailable) as caught:
         Chain.connect(proxy.url, retries=2, timeout=2)
@@ -132,15 +140,19 @@ def test_a_node_that_never_answers_gives_up_after_its_retries(
 
 
 def test_a_slow_node_times_out_then_retries_then_errors(
-    anvil: Anvil, proxy_factory: type[Proxy]
+    anvil: Anvil, proxy_factory: type[Proxy], fault_report: FaultReport
 ) -> None:
+    fault_report.inject("RPC proxy delays every answer 1.5 s (timeout 0.5 s, retries=1)")
     proxy = proxy_factory(delay=1.5)
     with pytest.raises(RPCUnavailable):
         Chain.connect(proxy.url, retries=1, timeout=0.5)
     assert proxy.accepted >= 2
 
 
-def test_async_reads_survive_dropped_connections(anvil: Anvil, proxy_factory: type[Proxy]) -> None:
+def test_async_reads_survive_dropped_connections(
+    anvil: Anvil, proxy_factory: type[Proxy], fault_report: FaultReport
+) -> None:
+    fault_report.inject("RPC proxy resets the first 2 connections (async reads, retries=3)")
     proxy = proxy_factory(drop=2)
 
     async def main() -> int:
