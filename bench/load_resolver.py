@@ -3,8 +3,9 @@
 What it does: ``troika did serve`` runs as its own process on a free 127.0.0.1
 port (uvicorn, one worker, did:key and did:pkh, no RPC node). This script, a
 second process, drives it for ``--duration`` seconds with ``--concurrency``
-requests in flight (httpx, keep-alive), a mix meant to find leaks rather than
-speed:
+requests in flight (httpx, keep-alive; ``--drivers`` client processes share
+them, one by default: on 2 cores the client and the service each get one), a
+mix meant to find leaks rather than speed:
 
 - 60 % one of 200 known DIDs (did:key and did:pkh): cache hits;
 - 30 % a DID never asked before (a fresh did:pkh account): a cache miss each,
@@ -38,6 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import random
 import secrets
@@ -50,6 +52,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +180,8 @@ async def drive(
     errors: list[str] = []
     unanswered = 0
     statuses: dict[int, int] = {}
-    deadline = time.monotonic() + duration
+    began = time.monotonic()
+    deadline = began + duration
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def worker(client: httpx.AsyncClient) -> None:
@@ -212,10 +216,46 @@ async def drive(
         "errors": errors,
         "statuses": statuses,
         "unanswered": unanswered,
+        "elapsed": time.monotonic() - began,
     }
 
 
-def run(duration: float, concurrency: int, cache_size: int, seed: int) -> dict[str, Any]:
+def _drive_in_process(
+    url: str, duration: float, concurrency: int, known: list[str], seed: int
+) -> dict[str, Any]:
+    return asyncio.run(drive(url, duration, concurrency, known, seed))
+
+
+def drive_from(
+    drivers: int, url: str, duration: float, concurrency: int, known: list[str], seed: int
+) -> dict[str, Any]:
+    """Drive from ``drivers`` processes (one asyncio loop each) and merge their tallies."""
+    if drivers == 1:
+        return _drive_in_process(url, duration, concurrency, known, seed)
+    shares = [concurrency // drivers + (i < concurrency % drivers) for i in range(drivers)]
+    with ProcessPoolExecutor(drivers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [
+            pool.submit(_drive_in_process, url, duration, share, known, seed + i)
+            for i, share in enumerate(shares)
+            if share
+        ]
+        tallies = [future.result() for future in futures]
+    statuses: dict[int, int] = {}
+    for tally in tallies:
+        for status, count in tally["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {
+        "latencies": [x for tally in tallies for x in tally["latencies"]],
+        "errors": [x for tally in tallies for x in tally["errors"]],
+        "statuses": statuses,
+        "unanswered": sum(tally["unanswered"] for tally in tallies),
+        "elapsed": max(tally["elapsed"] for tally in tallies),
+    }
+
+
+def run(
+    duration: float, concurrency: int, cache_size: int, seed: int, drivers: int = 1
+) -> dict[str, Any]:
     """One load run; its figures."""
     known = known_dids()
     with (
@@ -227,9 +267,8 @@ def run(duration: float, concurrency: int, cache_size: int, seed: int) -> dict[s
                 assert client.get(f"/1.0/identifiers/{identifier}").status_code == 200
         sampler = Sampler(process.pid)
         sampler.start()
-        started = time.monotonic()
-        tally = asyncio.run(drive(url, duration, concurrency, known, seed))
-        elapsed = time.monotonic() - started
+        tally = drive_from(drivers, url, duration, concurrency, known, seed)
+        elapsed = tally["elapsed"]  # from the first request on (not the drivers' start-up)
         sampler.stopped.set()
         sampler.join(5)
         alive = process.poll() is None
@@ -242,6 +281,7 @@ def run(duration: float, concurrency: int, cache_size: int, seed: int) -> dict[s
     return {
         "duration_s": round(elapsed, 1),
         "concurrency": concurrency,
+        "drivers": drivers,
         "cache_size": cache_size,
         "requests": requests,
         "rps": round(len(latencies) / elapsed, 1),
@@ -265,13 +305,15 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=180, help="seconds of load")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--cache-size", type=int, default=4096, help="the service's cache")
+    parser.add_argument("--drivers", type=int, default=1, help="client processes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     out = sys.stderr if args.json else sys.stdout
-    result = run(args.duration, args.concurrency, args.cache_size, args.seed)
+    result = run(args.duration, args.concurrency, args.cache_size, args.seed, args.drivers)
     print(
-        f"resolver service under load: {result['duration_s']} s, {args.concurrency} in flight, "
+        f"resolver service under load: {result['duration_s']} s, {args.concurrency} in flight "
+        f"from {args.drivers} client process(es), "
         f"cache of {args.cache_size}; 60 % known, 30 % fresh, 10 % hostile identifiers",
         file=out,
     )
