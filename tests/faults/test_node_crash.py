@@ -157,7 +157,9 @@ def test_a_node_killed_while_accepting_resumes_without_accepting_twice(
     deadline = chain.block("latest").timestamp + 600  # type: ignore[union-attr]
 
     config = tmp_path / "node.toml"
-    config.write_text(f'key = "hospital"\ninterval = 0.2\n[[datasets]]\ntoken = {served}\n')
+    config.write_text(
+        f'key = "hospital"\ninterval = 0.2\nconfirmations = 1\n[[datasets]]\ntoken = {served}\n'
+    )
     config.write_text(config.read_text() + f'data = "{data}"\nkinds = ["stats"]\n')
     state = tmp_path / "node.state.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TROIKA_")}
@@ -188,7 +190,11 @@ def test_a_node_killed_while_accepting_resumes_without_accepting_twice(
             wait_until("the request to be sent", lambda: unmined(agent.address) == 1)
             rpc(chain, "evm_mine")
             first = requested.result(timeout=WAIT)
-        # the node sees the job and sends its acceptance, which nothing mines
+        # one block deeper (the node waits for 1 confirmation), the node sees the
+        # job and sends its acceptance, which nothing mines
+        time.sleep(0.5)  # not needed for correctness: gives a node that did not wait a chance
+        assert unmined(hospital.address) == 0
+        rpc(chain, "evm_mine")
         wait_until("the node's acceptance to be sent", lambda: unmined(hospital.address) == 1)
 
         fault_report.inject("compute node process SIGKILLed with its job acceptance in flight")
@@ -210,6 +216,7 @@ def test_a_node_killed_while_accepting_resumes_without_accepting_twice(
         second = requester.request(
             "stats", [served, silent], params=MEAN, payment=2000, deadline=deadline
         )
+        rpc(chain, "evm_mine")  # its confirmation
         assert node.decision() == {
             "job_id": second,
             "dataset": served,

@@ -215,6 +215,7 @@ class _NodeConfig(BaseModel):
     home: Path | None = None
     state: Path | None = None
     interval: float = Field(2.0, gt=0)
+    confirmations: int = Field(0, ge=0)
     datasets: list[_DatasetEntry] = Field(min_length=1)
     flower: _FlowerEntry | None = None
 
@@ -291,6 +292,7 @@ def node(
                 policies,
                 sender=assets.sender,
                 state=settings.state or (config.parent / f"{config.stem}.state.json"),
+                confirmations=settings.confirmations,
                 flower=flower,
             )
             _err.print(f"troika compute node {worker.address}: datasets {sorted(worker.policies)}")
