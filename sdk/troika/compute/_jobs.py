@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from troika._errors import (
 )
 
 if TYPE_CHECKING:  # the chain layer loads web3: only when the market is used
-    from troika.chain import Chain, Contract, Receipt, Sender
+    from troika.chain import Artifact, Chain, Contract, Receipt, Sender
 
 __all__ = [
     "BPS",
@@ -292,6 +293,33 @@ _OUT_OF_TURN = {
 }
 
 
+# The reverts whose ComputeError names the job's status (read after the revert).
+_NEEDS_STATUS = frozenset(
+    {"DeadlinePassed", "DeadlineNotPassed", "AlreadyAccepted", "AlreadyConfirmed"}
+)
+
+
+def _compute_error(
+    exc: ContractReverted | TransactionRejected,
+    job_id: int | None,
+    account: str,
+    status_of: Callable[[int], str],
+    function: str = "",
+) -> BaseException:
+    """The ComputeError that the market's revert, or a node refusing the
+    transaction, means (the revert itself if none); no I/O but ``status_of``."""
+    if isinstance(exc, TransactionRejected):
+        return JobPermissionDenied(job_id, account, f"cannot send the transaction: {exc.reason}")
+    return _translate(exc, job_id, account, status_of, function)
+
+
+def _status_needed(exc: ContractReverted | TransactionRejected) -> int | None:
+    """The job whose status the error's message needs, if any."""
+    if isinstance(exc, ContractReverted) and exc.error in _NEEDS_STATUS:
+        return int(exc.error_args[0])
+    return None
+
+
 @contextlib.contextmanager
 def _job_errors(
     job_id: int | None,
@@ -302,15 +330,145 @@ def _job_errors(
     """Turn the market's reverts, and a node refusing the transaction, into ComputeErrors."""
     try:
         yield
-    except ContractReverted as exc:
-        translated = _translate(exc, job_id, account, status_of, function)
+    except (ContractReverted, TransactionRejected) as exc:
+        translated = _compute_error(exc, job_id, account, status_of, function)
         if translated is exc:
             raise
         raise translated from exc
-    except TransactionRejected as exc:
-        raise JobPermissionDenied(
-            job_id, account, f"cannot send the transaction: {exc.reason}"
-        ) from exc
+
+
+def _token_error(exc: ContractReverted, token: str, account: str) -> BaseException:
+    """A token's own revert, bubbled up by the market, as a ComputeError (a
+    panic stays what it is)."""
+    from troika.chain._revert import decode_revert
+
+    if exc.error == "Panic":
+        return exc
+    name, args = decode_revert(exc.data, _ERC20_ABI)
+    if name == "ERC20InsufficientAllowance":
+        return JobPermissionDenied(
+            None,
+            account,
+            f"approved {int(args[1])!r} of token {token!r} to the market, the job "
+            f"pays {int(args[2])!r}: approve it first (approve_payment)",
+        )
+    if name == "ERC20InsufficientBalance":
+        return JobPermissionDenied(
+            None, account, f"holds {int(args[1])!r} of token {token!r}, not {int(args[2])!r}"
+        )
+    return PaymentTokenError(token, f"the token's transfer reverted, nothing moved ({exc})")
+
+
+@functools.cache
+def _erc20_artifact() -> Artifact:
+    from troika.chain import Artifact
+
+    return Artifact(
+        name="ERC20",
+        source="EIP-20",
+        abi=_ERC20_ABI,
+        bytecode=b"",
+        deployed_bytecode=b"",
+        compiler_version="unknown",
+        settings={},
+    )
+
+
+@dataclass(frozen=True)
+class _Tx:
+    """A market transaction built with no I/O: what both wrappers send."""
+
+    function: str
+    args: tuple[Any, ...]
+    value: int = 0
+    #: The ERC-20 token whose own reverts may come back from this call.
+    token: str | None = None
+
+
+def _request_tx(
+    kind: JobKind,
+    datasets: Sequence[int],
+    model: int,
+    params_digest: bytes,
+    deadline: int,
+    epsilon: float,
+    payment: int,
+    shares: Shares,
+    payment_token: str | None,
+) -> _Tx:
+    if len(params_digest) != 32:
+        raise InvalidJob("params_digest", params_digest, "a digest is 32 bytes")
+    if isinstance(payment, bool) or not isinstance(payment, int) or payment < 0:
+        raise InvalidJob("payment", payment, "a payment is a whole number of wei >= 0")
+    args = (
+        int(kind),
+        [int(d) for d in datasets],
+        model,
+        bytes(params_digest),
+        deadline,
+        _epsilon_milli(epsilon),
+        (shares.dataset_owners, shares.model_owner, shares.nodes),
+    )
+    if payment_token is None:
+        return _Tx("requestJob", args, value=payment)
+    token = _token_address(payment_token)
+    return _Tx("requestJobWithToken", (*args, token, payment), token=token)
+
+
+def _result_tx(job_id: int, result_digest: bytes, report_digest: bytes) -> _Tx:
+    for field, digest in (("result_digest", result_digest), ("report_digest", report_digest)):
+        if len(digest) != 32:
+            raise InvalidJob(field, digest, "a digest is 32 bytes")
+    return _Tx("submitResult", (job_id, bytes(result_digest), bytes(report_digest)))
+
+
+def _withdraw_tx(token: str | None) -> tuple[_Tx, str]:
+    """The withdrawal and the event that reports its amount."""
+    if token is None:
+        return _Tx("withdraw", ()), "Withdrawn"
+    address = _token_address(token)
+    return _Tx("withdrawToken", (address,), token=address), "TokenWithdrawn"
+
+
+def _allowance_amount(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**256:
+        raise InvalidJob("payment", amount, "an allowance is a whole number >= 0")
+    return amount
+
+
+def _owed_read(account: str, token: str | None) -> tuple[str, tuple[Any, ...]]:
+    if token is None:
+        return "owed", (account,)
+    return "owedToken", (_token_address(token), account)
+
+
+def _job_of(job_id: int, record: Sequence[Any], datasets: Sequence[Any]) -> Job:
+    """A job from the market's ``job`` and ``datasetsOf`` answers."""
+    shares = record[8]
+    return Job(
+        job_id=job_id,
+        requester=str(record[0]),
+        kind=JobKind(int(record[1])),
+        status=JobStatus(int(record[2])),
+        model=int(record[3]),
+        params_digest=bytes(record[4]),
+        deadline=int(record[5]),
+        payment=int(record[6]),
+        epsilon=int(record[7]) / _MILLI,
+        shares=Shares(int(shares[0]), int(shares[1]), int(shares[2])),
+        result_digest=bytes(record[9]),
+        report_digest=bytes(record[10]),
+        accepted=int(record[11]),
+        confirmed=int(record[12]),
+        nodes=int(record[13]),
+        datasets=tuple(int(d) for d in datasets),
+        payment_token=None if str(record[14]) == _ZERO_ADDRESS else str(record[14]),
+    )
+
+
+def _check_page(page: int) -> None:
+    if page < 1:
+        raise InvalidJob("page", page, "a page spans at least one block")
 
 
 def _translate(
@@ -492,10 +650,21 @@ class ComputeJobs(ContractWrapper):
         job_id: int | None = None,
         value: int = 0,
     ) -> Receipt:
+        return self._send_tx(_Tx(function, args, value), sender, job_id)
+
+    def _send_tx(self, tx: _Tx, sender: Sender | None, job_id: int | None = None) -> Receipt:
         origin = sender if sender is not None else self.chain.default_sender
         account = origin if isinstance(origin, str) else origin.address
-        with _job_errors(job_id, account, self._status_label, function):
-            return self.contract.transact(function, *args, sender=sender, value=value)
+        try:
+            with _job_errors(job_id, account, self._status_label, tx.function):
+                return self.contract.transact(tx.function, *tx.args, sender=sender, value=tx.value)
+        except ContractReverted as exc:  # the market's own reverts are translated above
+            if tx.token is None:
+                raise
+            error = _token_error(exc, tx.token, account)
+            if error is exc:
+                raise
+            raise error from exc
 
     # -- datasets ---------------------------------------------------------------------
 
@@ -576,25 +745,10 @@ class ComputeJobs(ContractWrapper):
             PaymentTokenError: the token is no contract, fails the transfer,
                 or delivers another amount (a fee on transfer).
         """
-        if len(params_digest) != 32:
-            raise InvalidJob("params_digest", params_digest, "a digest is 32 bytes")
-        if isinstance(payment, bool) or not isinstance(payment, int) or payment < 0:
-            raise InvalidJob("payment", payment, "a payment is a whole number of wei >= 0")
-        args = (
-            int(kind),
-            [int(d) for d in datasets],
-            model,
-            bytes(params_digest),
-            deadline,
-            _epsilon_milli(epsilon),
-            (shares.dataset_owners, shares.model_owner, shares.nodes),
+        tx = _request_tx(
+            kind, datasets, model, params_digest, deadline, epsilon, payment, shares, payment_token
         )
-        if payment_token is None:
-            receipt = self._send("requestJob", *args, sender=sender, value=payment)
-        else:
-            token = _token_address(payment_token)
-            with self._token_errors(token, sender):
-                receipt = self._send("requestJobWithToken", *args, token, payment, sender=sender)
+        receipt = self._send_tx(tx, sender)
         (event,) = self.contract.events(receipt, "JobRequested")
         return int(event.args["jobId"])
 
@@ -629,17 +783,7 @@ class ComputeJobs(ContractWrapper):
                 node confirmed already.
             JobPermissionDenied: the sender is not a participating node.
         """
-        for field, digest in (("result_digest", result_digest), ("report_digest", report_digest)):
-            if len(digest) != 32:
-                raise InvalidJob(field, digest, "a digest is 32 bytes")
-        return self._send(
-            "submitResult",
-            job_id,
-            bytes(result_digest),
-            bytes(report_digest),
-            sender=sender,
-            job_id=job_id,
-        )
+        return self._send_tx(_result_tx(job_id, result_digest, report_digest), sender, job_id)
 
     def refund(self, job_id: int, *, sender: Sender | None = None) -> Receipt:
         """Credit an unfinished job's payment back to its requester, after its
@@ -659,61 +803,14 @@ class ComputeJobs(ContractWrapper):
             JobPermissionDenied: nothing is owed to the sender (in that coin or token).
             PaymentTokenError: the token failed the transfer (the credit stays).
         """
-        if token is None:
-            receipt = self._send("withdraw", sender=sender)
-            (event,) = self.contract.events(receipt, "Withdrawn")
-        else:
-            address = _token_address(token)
-            with self._token_errors(address, sender):
-                receipt = self._send("withdrawToken", address, sender=sender)
-            (event,) = self.contract.events(receipt, "TokenWithdrawn")
+        tx, reported = _withdraw_tx(token)
+        (event,) = self.contract.events(self._send_tx(tx, sender), reported)
         return int(event.args["amount"])
 
     # -- paying in an ERC-20 token -------------------------------------------------------
 
     def _token(self, token: str) -> Contract:
-        from troika.chain import Artifact
-
-        artifact = Artifact(
-            name="ERC20",
-            source="EIP-20",
-            abi=_ERC20_ABI,
-            bytecode=b"",
-            deployed_bytecode=b"",
-            compiler_version="unknown",
-            settings={},
-        )
-        return self.chain.contract(artifact, _token_address(token))
-
-    @contextlib.contextmanager
-    def _token_errors(self, token: str, sender: Sender | None) -> Iterator[None]:
-        """A token's own revert, bubbled up by the market, as a ComputeError."""
-        origin = sender if sender is not None else self.chain.default_sender
-        account = origin if isinstance(origin, str) else origin.address
-        try:
-            yield
-        except ContractReverted as exc:
-            from troika.chain._revert import decode_revert
-
-            if exc.error == "Panic":
-                raise
-            name, args = decode_revert(exc.data, _ERC20_ABI)
-            if name == "ERC20InsufficientAllowance":
-                raise JobPermissionDenied(
-                    None,
-                    account,
-                    f"approved {int(args[1])!r} of token {token!r} to the market, the job "
-                    f"pays {int(args[2])!r}: approve it first (approve_payment)",
-                ) from exc
-            if name == "ERC20InsufficientBalance":
-                raise JobPermissionDenied(
-                    None,
-                    account,
-                    f"holds {int(args[1])!r} of token {token!r}, not {int(args[2])!r}",
-                ) from exc
-            raise PaymentTokenError(
-                token, f"the token's transfer reverted, nothing moved ({exc})"
-            ) from exc
+        return self.chain.contract(_erc20_artifact(), _token_address(token))
 
     def approve_payment(self, token: str, amount: int, *, sender: Sender) -> Receipt:
         """Approve the market to pull ``amount`` of the ERC-20 ``token`` from the
@@ -723,9 +820,7 @@ class ComputeJobs(ContractWrapper):
             InvalidJob: a malformed address or amount.
             PaymentTokenError: the token refused the approval.
         """
-        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**256:
-            raise InvalidJob("payment", amount, "an allowance is a whole number >= 0")
-        address = _token_address(token)
+        amount, address = _allowance_amount(amount), _token_address(token)
         try:
             return self._token(address).transact("approve", self.address, amount, sender=sender)
         except ContractReverted as exc:
@@ -739,9 +834,8 @@ class ComputeJobs(ContractWrapper):
 
     def owed(self, account: str, *, token: str | None = None) -> int:
         """What ``account`` may withdraw, in wei, or in the ERC-20 ``token``."""
-        if token is None:
-            return int(self._call("owed", account))
-        return int(self._call("owedToken", _token_address(token), account))
+        function, args = _owed_read(account, token)
+        return int(self._call(function, *args))
 
     def job_count(self) -> int:
         """How many jobs were requested (ids 1 to this)."""
@@ -754,27 +848,7 @@ class ComputeJobs(ContractWrapper):
             JobNotFound: no such job.
         """
         record = self._call("job", job_id, job_id=job_id)
-        datasets = self._call("datasetsOf", job_id, job_id=job_id)
-        shares = record[8]
-        return Job(
-            job_id=job_id,
-            requester=str(record[0]),
-            kind=JobKind(int(record[1])),
-            status=JobStatus(int(record[2])),
-            model=int(record[3]),
-            params_digest=bytes(record[4]),
-            deadline=int(record[5]),
-            payment=int(record[6]),
-            epsilon=int(record[7]) / _MILLI,
-            shares=Shares(int(shares[0]), int(shares[1]), int(shares[2])),
-            result_digest=bytes(record[9]),
-            report_digest=bytes(record[10]),
-            accepted=int(record[11]),
-            confirmed=int(record[12]),
-            nodes=int(record[13]),
-            datasets=tuple(int(d) for d in datasets),
-            payment_token=None if str(record[14]) == _ZERO_ADDRESS else str(record[14]),
-        )
+        return _job_of(job_id, record, self._call("datasetsOf", job_id, job_id=job_id))
 
     def participant_of(self, job_id: int, dataset_id: int) -> str:
         """The node that accepted the job for the dataset (the zero address if none yet).
@@ -802,8 +876,7 @@ class ComputeJobs(ContractWrapper):
         """The ids of the jobs that name the dataset, oldest first (from the
         ``JobForDataset`` logs, read ``page`` blocks at a time): what a node
         watches for."""
-        if page < 1:
-            raise InvalidJob("page", page, "a page spans at least one block")
+        _check_page(page)
         return [
             int(event.args["jobId"])
             for event in self.events(
