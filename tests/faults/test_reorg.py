@@ -20,6 +20,7 @@ import pytest
 
 from tests._services import Anvil
 from tests.faults.conftest import FaultReport
+from troika import InvalidJob
 from troika.assets import AssetRegistry, Assets, DatasetMetadata
 from troika.chain import Chain, Keystore
 from troika.compute import Compute, ComputeJobs, DatasetPolicy, Node
@@ -217,3 +218,15 @@ def test_the_asset_listing_follows_a_reorg_and_a_lost_mint_is_minted_once(
     again_twice = owner.mint_dataset(source, metadata, encrypt=False)
     assert (again_twice.token_id, again_twice.tx_hash) == (again.token_id, None)
     fault_report.detail = "the listing dropped the token; the retry minted it once"
+
+
+def test_confirmations_are_a_number_of_blocks(tmp_path: Path) -> None:
+    chain = Chain.embedded()
+    registry = AssetRegistry.deploy(chain)
+    jobs = ComputeJobs.deploy(chain, registry.address)
+    assets = Assets(chain, LocalStore(tmp_path / "ipfs"), registry)
+    policy = DatasetPolicy(1, tmp_path / "data.csv")
+    with pytest.raises(InvalidJob) as caught:
+        Node(jobs, assets, [policy], sender=chain.default_sender, confirmations=-1)
+    assert (caught.value.field, caught.value.value) == ("confirmations", -1)
+    assert "-1" in str(caught.value)

@@ -122,12 +122,15 @@ def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _fetch_block(store: PinningStore, digest: bytes, job_id: int) -> bytes:
-    """The raw block a job's on-chain digest names, checked against the digest."""
-    document = store.get(commitment_cid(digest))
+def _checked_block(document: bytes, digest: bytes, job_id: int) -> bytes:
     if hashlib.sha256(document).digest() != digest:  # a store that lies
         raise ResultMismatch(job_id, commitment_cid(digest), "does not hash to the digest on chain")
     return document
+
+
+def _fetch_block(store: PinningStore, digest: bytes, job_id: int) -> bytes:
+    """The raw block a job's on-chain digest names, checked against the digest."""
+    return _checked_block(store.get(commitment_cid(digest)), digest, job_id)
 
 
 # -- the job's specification ----------------------------------------------------------
@@ -883,6 +886,75 @@ def _check_payment(job: Job, policy: DatasetPolicy) -> None:
 # -- the requester's side ----------------------------------------------------------------
 
 
+# -- the requester's side, with no I/O: shared by Compute and AsyncCompute ----------------
+
+
+def _job_spec(
+    kind: str | JobKind,
+    params: TrainParams | StatsQuery | Mapping[str, Any] | None,
+    identity: Identity,
+    label: str,
+    epsilon: float | None,
+) -> tuple[JobKind, JobSpec, float]:
+    """The job's kind, its spec (to pin) and the epsilon each dataset spends."""
+    job_kind = kind if isinstance(kind, JobKind) else JobKind.parse(kind)
+    fields: Mapping[str, Any]
+    if params is None:
+        fields = {}
+    elif isinstance(params, Mapping):
+        fields = params
+    else:
+        fields = json.loads(params.to_json())
+    spec = JobSpec(job_kind.label, fields, str(identity.did), label)
+    if job_kind is JobKind.STATS:
+        epsilon = spec.stats_query().epsilon if epsilon is None else epsilon
+    elif job_kind is JobKind.FEDERATED_TRAIN and epsilon is None:
+        epsilon = training_epsilon(spec.train_params())
+    return job_kind, spec, epsilon or 0.0
+
+
+def _default_shares(model: int) -> Shares:
+    return DEFAULT_SHARES if model else _NO_MODEL_SHARES
+
+
+def _completed(job: Job) -> Job:
+    if job.status is not JobStatus.COMPLETED:
+        raise JobStateError(job.job_id, job.status.label, "its result is not confirmed yet")
+    return job
+
+
+def _model_cids(document: Mapping[str, Any]) -> tuple[CID, CID]:
+    """Where a training result keeps the model's envelope and its encrypted weights."""
+    entry = document["model"]
+    return CID.parse(entry["envelope"]), CID.parse(entry["content"])
+
+
+def _trained_model(
+    job_id: int, document: Mapping[str, Any], envelope: bytes, content: bytes, identity: Identity
+) -> Model:
+    """The trained model, decrypted with the requester's key and checked against
+    the digest in the confirmed result."""
+    entry = document["model"]
+    key = Envelope.from_json(envelope).open(identity.key_agreement())
+    model = model_from_bytes(decrypt_bytes(content, key))
+    if model.digest() != entry["digest"]:
+        raise ResultMismatch(job_id, entry["content"], "decrypts to another model")
+    return model
+
+
+def _job_result(job: Job, document: Mapping[str, Any], model: Model | None) -> JobResult:
+    histogram = document.get("histogram")
+    return JobResult(
+        job_id=job.job_id,
+        kind=job.kind,
+        document=document,
+        metrics=document.get("metrics", {}),
+        model=model,
+        value=document.get("value"),
+        histogram=tuple(histogram) if histogram is not None else None,
+    )
+
+
 class Compute:
     """Request jobs, follow them, and fetch their results (the requester's side).
 
@@ -942,24 +1014,11 @@ class Compute:
             JobPermissionDenied: the requester cannot pay.
             PaymentTokenError: the token failed or shortchanged the transfer.
         """
-        job_kind = kind if isinstance(kind, JobKind) else JobKind.parse(kind)
-        fields: Mapping[str, Any]
-        if params is None:
-            fields = {}
-        elif isinstance(params, Mapping):
-            fields = params
-        else:
-            fields = json.loads(params.to_json())
-        spec = JobSpec(job_kind.label, fields, str(self.identity.did), label)
-        if job_kind is JobKind.STATS:
-            epsilon = spec.stats_query().epsilon if epsilon is None else epsilon
-        elif job_kind is JobKind.FEDERATED_TRAIN and epsilon is None:
-            epsilon = training_epsilon(spec.train_params())
+        job_kind, spec, epsilon = _job_spec(kind, params, self.identity, label, epsilon)
         self.assets.pin_block(spec.to_json())
         if payment_token is not None:
             payer = self.assets.sender
-            owner = payer if isinstance(payer, str) else payer.address
-            if self.jobs.payment_allowance(payment_token, owner) < payment:
+            if self.jobs.payment_allowance(payment_token, self.assets.sender_address) < payment:
                 self.jobs.approve_payment(payment_token, payment, sender=payer)
         return self.jobs.request_job(
             job_kind,
@@ -967,9 +1026,9 @@ class Compute:
             model=model,
             params_digest=spec.digest(),
             deadline=deadline,
-            epsilon=epsilon or 0.0,
+            epsilon=epsilon,
             payment=payment,
-            shares=shares or (DEFAULT_SHARES if model else _NO_MODEL_SHARES),
+            shares=shares or _default_shares(model),
             sender=self.assets.sender,
             payment_token=payment_token,
         )
@@ -986,29 +1045,19 @@ class Compute:
             JobStateError: the job is not completed.
             ResultMismatch: the store's result is not the one confirmed on chain.
         """
-        job = self.jobs.job(job_id)
-        if job.status is not JobStatus.COMPLETED:
-            raise JobStateError(job_id, job.status.label, "its result is not confirmed yet")
+        job = _completed(self.jobs.job(job_id))
         document = json.loads(_fetch_block(self.assets.store, job.result_digest, job_id))
         model = None
         if job.kind is JobKind.FEDERATED_TRAIN:
-            entry = document["model"]
-            envelope = Envelope.from_json(self.assets.read_bytes(CID.parse(entry["envelope"])))
-            key = envelope.open(self.identity.key_agreement())
-            weights = decrypt_bytes(self.assets.read_bytes(CID.parse(entry["content"])), key)
-            model = model_from_bytes(weights)
-            if model.digest() != entry["digest"]:
-                raise ResultMismatch(job_id, entry["content"], "decrypts to another model")
-        histogram = document.get("histogram")
-        return JobResult(
-            job_id=job_id,
-            kind=job.kind,
-            document=document,
-            metrics=document.get("metrics", {}),
-            model=model,
-            value=document.get("value"),
-            histogram=tuple(histogram) if histogram is not None else None,
-        )
+            envelope, content = _model_cids(document)
+            model = _trained_model(
+                job_id,
+                document,
+                self.assets.read_bytes(envelope),
+                self.assets.read_bytes(content),
+                self.identity,
+            )
+        return _job_result(job, document, model)
 
     def refund(self, job_id: int) -> None:
         """Credit an unfinished job's payment back, once its deadline has passed,
