@@ -411,3 +411,34 @@ def test_an_evaluation_is_delivered_to_the_nodes_that_accepted_it(tmp_path: Path
     predicted = (pooled_x @ model.weights + model.bias > 0).astype(int)
     (only,) = handed["rounds"]  # type: ignore[misc]
     assert only["accuracy"] == pytest.approx(accuracy_score(pooled_y, predicted), abs=1e-4)
+
+
+@pytest.mark.parametrize("chain", ["embedded"], indirect=True)
+def test_a_node_starts_its_supernode_again_after_it_is_killed(
+    market: Market,  # noqa: F811  (the fixture of test_node)
+    tmp_path: Path,
+    free_port: int,
+) -> None:
+    node = market.nodes[0]
+    flower_node = Node(
+        market.jobs, node.assets, list(node.policies.values()), sender=market.hospitals[0].signer,
+        state=tmp_path / "state.json", flower=FlowerSettings(f"127.0.0.1:{free_port}"),
+    )  # fmt: skip
+    assert flower_node.revive_supernode() is None  # not started
+    with flower_node.supernode() as running:
+        assert running.process is not None
+        first = running.process.pid
+        assert flower_node.revive_supernode() is None  # running (it retries the SuperLink)
+        os.kill(first, signal.SIGKILL)
+        running.process.wait(timeout=10)
+        assert flower_node.revive_supernode() == -signal.SIGKILL
+        assert running.process.pid != first
+        assert running.process.poll() is None
+        again = running.process.pid
+    assert not Path(f"/proc/{again}").exists()  # stopped with the block
+    node_file = json.loads((flower_node.flower_folder / "node.json").read_text())
+    assert node_file == {
+        "state": str((tmp_path / "state.json").resolve()),
+        "datasets": {str(d): str(p.data.resolve()) for d, p in node.policies.items()},
+        "folder": str(flower_node.flower_folder),
+    }

@@ -326,6 +326,9 @@ def _watch(worker: Node, stop: threading.Event, interval: float, *, once: bool) 
             )
             sys.stdout.flush()
             _err.print(f"job {decision.job_id}, dataset {decision.dataset_id}: {verdict}")
+        exited = worker.revive_supernode()
+        if exited is not None:
+            _err.print(f"troika compute node: the SuperNode exited with {exited}; started again")
         try:
             for job_id in worker.confirm_delivered():
                 _err.print(f"job {job_id}: result confirmed on chain")

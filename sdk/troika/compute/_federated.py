@@ -662,7 +662,7 @@ class _Processes:
         return env
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.folder / f"{name}.log").open("wb")
+        log = (self.folder / f"{name}.log").open("ab")
         self._logs.append(log)
         process = subprocess.Popen(
             command,
@@ -765,7 +765,8 @@ class FlowerDeployment(_Processes):
 
     @property
     def address(self) -> str:
-        """``host:port``, the SuperLink's address for SuperNodes (``[flower] superlink``)."""
+        """``host:port``, the SuperLink's address for SuperNodes (``[flower] superlink``);
+        for a SuperLink on ``0.0.0.0``, the owners use this machine's name and :attr:`port`."""
         return f"{self.host}:{self.port}"
 
     @property
@@ -973,6 +974,14 @@ class SuperNode(_Processes):
 
     def __enter__(self) -> SuperNode:
         self._open_folder()
+        try:
+            self._launch()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _launch(self) -> None:
         config = f'troika-node="{self.node_file.resolve()}"'
         if self.require_secure:
             config += " troika-require-secure=true"
@@ -981,24 +990,29 @@ class SuperNode(_Processes):
             if self.root_certificates is None
             else ["--root-certificates", str(self.root_certificates)]
         )
-        try:
-            self.process = self._start(
-                "supernode",
-                [
-                    self._bin("flower-supernode"),
-                    *security,
-                    "--superlink",
-                    self.superlink,
-                    "--port",
-                    str(_free_port()),
-                    "--node-config",
-                    config,
-                ],
-            )
-        except BaseException:
-            self.close()
-            raise
-        return self
+        self.process = self._start(
+            "supernode",
+            [
+                self._bin("flower-supernode"),
+                *security,
+                "--superlink",
+                self.superlink,
+                "--port",
+                str(_free_port()),
+                "--node-config",
+                config,
+            ],
+        )
+
+    def ensure_running(self) -> int | None:
+        """Start the SuperNode again if it exited; the exit code it had, or None
+        if it was running. (Its log is appended to, not replaced.)"""
+        if self.process is None or self.process.poll() is None:
+            return None
+        code = self.process.returncode
+        self._processes.remove(self.process)
+        self._launch()
+        return code
 
     def log(self) -> str:
         """The SuperNode's captured output."""

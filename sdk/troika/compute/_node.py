@@ -48,6 +48,7 @@ import numpy.typing as npt
 from troika._errors import (
     BudgetExhausted,
     ComputeError,
+    ConfigError,
     InvalidJob,
     JobFailed,
     JobStateError,
@@ -279,7 +280,7 @@ class FlowerSettings:
     def __post_init__(self) -> None:
         host, _, port = self.superlink.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidJob("superlink", self.superlink, "expected host:port")
+            raise ConfigError("superlink", self.superlink, "expected host:port")
 
 
 class Node:
@@ -338,6 +339,8 @@ class Node:
         self._state: dict[str, Any] = {"block": None, "decisions": {}, "confirmed": []}
         if self._state_path is not None and self._state_path.is_file():
             self._state = json.loads(self._state_path.read_text(encoding="utf-8"))
+        self._supernode: SuperNode | None = None
+        self._revived = -10.0
         #: Digests of the final models this node received, by job.
         self.received: dict[int, str] = {}
         #: This node's own stats releases, by job and dataset.
@@ -571,7 +574,23 @@ class Node:
             root_certificates=self.flower.root_certificates,
             require_secure=self.flower.require_secure,
         ) as running:
-            yield running
+            self._supernode = running
+            try:
+                yield running
+            finally:
+                self._supernode = None
+
+    def revive_supernode(self) -> int | None:
+        """Start this node's SuperNode again if it exited (at most every 10 s);
+        the exit code it had, or None if it is running (or not started)."""
+        running = self._supernode
+        if running is None or time.monotonic() - self._revived < 10.0:
+            return None
+        code = running.ensure_running()
+        if code is not None:
+            self._revived = time.monotonic()
+            _log.warning("the SuperNode exited with %d; started again", code)
+        return code
 
     def confirm_delivered(self) -> list[int]:
         """Confirm on chain the results the coordinator delivered through this
@@ -623,6 +642,7 @@ class Node:
         while not stop.is_set():
             try:
                 self.poll()
+                self.revive_supernode()
                 self.confirm_delivered()
             except ComputeError as exc:  # keep watching; the next poll retries
                 _log.warning("poll failed: %s", exc)
