@@ -17,14 +17,16 @@ Three crashes, each on an anvil of the test's own (its state is a file):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests._services import Anvil
 from tests.faults.conftest import FaultReport
-from troika import TransactionTimeout
+from troika import RPCUnavailable, TransactionTimeout
 from troika.assets import AssetRegistry, Assets, DatasetMetadata
 from troika.chain import Chain
 from troika.ipfs import LocalStore
@@ -175,3 +177,37 @@ def test_a_mint_whose_block_was_lost_is_minted_once_again(
         assert len(assets.registry.batches_minted_to(minter)) == 1
         next_transaction_succeeds(chain, minter)
         fault_report.detail = "the lost token was minted again, once, with the chain's nonce"
+
+
+def test_anvil_killed_while_the_client_waits_for_the_receipt(
+    saved_anvil: Anvil, tmp_path: Path, fault_report: FaultReport
+) -> None:
+    minting = Minting(saved_anvil, tmp_path)
+    chain, assets = minting.connect()
+    minter = minter_of(assets)
+    saved_anvil.wait_dumped(chain.block_number)
+    rpc(chain, "evm_setAutomine", False)
+
+    def unmined() -> int:
+        pending = chain.w3.eth.get_transaction_count(minter, "pending")  # type: ignore[arg-type]
+        return pending - chain.w3.eth.get_transaction_count(minter, "latest")  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(1) as pool:
+        attempt = pool.submit(minting.mint, assets)
+        deadline = time.monotonic() + 30
+        while unmined() == 0:  # the mint is sent; its client now waits for the receipt
+            assert time.monotonic() < deadline, "the mint was never sent"
+            time.sleep(0.05)
+        fault_report.inject("anvil SIGKILLed while the client waited for a mint's receipt")
+        saved_anvil.kill()
+        saved_anvil.start()
+        # reported failed: the wait ends in an error, never in a token
+        with pytest.raises((TransactionTimeout, RPCUnavailable)) as failed:
+            attempt.result(timeout=60)
+
+    token, tx_hash = minting.mint(assets)
+    assert tx_hash is not None
+    assert (token, assets.registry.total_minted()) == (1, 1)
+    assert len(assets.registry.batches_minted_to(minter)) == 1
+    next_transaction_succeeds(chain, minter)
+    fault_report.detail = f"the wait ended in {failed.type.__name__}; the retry minted token 1 once"
