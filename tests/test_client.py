@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,3 +204,28 @@ def test_async_twin_mints_on_the_embedded_defaults(tmp_path: Path) -> None:
             return await registry.is_minter(minted.owner), copy.read_bytes(), paid
 
     assert asyncio.run(main()) == (True, b"a,b\n1,2\n", 5)
+
+
+def test_async_twin_requests_a_job_on_the_embedded_defaults(tmp_path: Path) -> None:
+    data = tmp_path / "ages.csv"
+    data.write_text("age\n41\n67\n")
+    metadata = DatasetMetadata(name="ages", properties={"media_type": "text/csv"})
+
+    async def main() -> tuple[Any, Any, str]:
+        async with troika.AsyncTroika.embedded(tmp_path, scrypt_n=2**10) as t:
+            clinic = await (await t.identities()).create("clinic", "pw", kind="person")
+            await t.fund(clinic, ETHER)
+            minted = await (await t.assets(clinic)).mint_dataset(data, metadata)
+            compute = await t.compute(clinic)
+            deadline = (await (await t.chain()).block()).timestamp + 3600
+            query = {"column": "age", "statistic": "count", "epsilon": 0.5}
+            job_id = await compute.request(
+                "stats", [minted.token_id], params=query, payment=10**15, deadline=deadline
+            )
+            jobs = await t.jobs()
+            return await compute.status(job_id), await jobs.budget(minted.token_id), clinic.address
+
+    job, budget, clinic = asyncio.run(main())
+    assert (job.kind.label, job.status.label) == ("stats", "requested")
+    assert (job.requester, job.payment, job.epsilon) == (clinic, 10**15, 0.5)
+    assert budget == (0.0, 0.0)  # nothing accepted, nothing spent

@@ -27,7 +27,15 @@ from troika._config import Settings, load_settings
 if TYPE_CHECKING:
     from troika.assets import AssetRegistry, Assets, AsyncAssetRegistry, AsyncAssets
     from troika.chain import AsyncChain, Chain, Keystore, Receipt, Sender
-    from troika.compute import Compute, ComputeJobs, Coordinator, DatasetPolicy, Node
+    from troika.compute import (
+        AsyncCompute,
+        AsyncComputeJobs,
+        Compute,
+        ComputeJobs,
+        Coordinator,
+        DatasetPolicy,
+        Node,
+    )
     from troika.did import (
         AsyncEthrRegistry,
         AsyncIdentities,
@@ -449,6 +457,7 @@ class AsyncTroika(AsyncClosing):
         self._keystore = keystore
         self._did_registry: AsyncEthrRegistry | None = None
         self._registry: AsyncAssetRegistry | None = None
+        self._jobs: AsyncComputeJobs | None = None
         self._resolver: AsyncResolver | None = None
         self._closers: list[Any] = []
 
@@ -598,6 +607,22 @@ class AsyncTroika(AsyncClosing):
             resolver=await self.resolver(),
             journal=journal,
         )
+
+    async def jobs(self) -> AsyncComputeJobs:
+        """troika's ``ComputeJobs`` market on :meth:`registry`, deployed on first use."""
+        if self._jobs is None:
+            from troika.compute import AsyncComputeJobs
+
+            registry = await self.registry()
+            self._jobs = await AsyncComputeJobs.at_or_deploy(await self.chain(), registry.address)
+        return self._jobs
+
+    async def compute(self, identity: Identity) -> AsyncCompute:
+        """Request jobs as ``identity`` (it pays, and decrypts the results). A data
+        owner's node and the coordinator are processes, sync only: see :meth:`Troika.node`."""
+        from troika.compute import AsyncCompute
+
+        return AsyncCompute(await self.jobs(), await self.assets(identity))
 
     async def fund(self, party: Identity | str, wei: int) -> Receipt:
         """Send ``wei`` from the chain's default sender (see :meth:`Troika.fund`)."""

@@ -759,6 +759,14 @@ class AsyncAssets:
                 return key
         raise NotEntitled(token_id, identity.did)
 
+    async def pin_block(self, document: bytes) -> CID:
+        """Put ``document`` in the store as one raw block and pin it (see
+        :meth:`Assets.pin_block`): its CID is :func:`commitment_cid` of its digest."""
+        cid = CID.of(document)
+        await self.store.put(cid, document)
+        await self.store.pin(cid)
+        return cid
+
     async def pin_bytes(self, data: bytes) -> CID:
         """Add ``data`` to the store as a UnixFS file (as ``ipfs add`` would) and pin it."""
         return await aadd(data, store=self.store, profile=self.profile)

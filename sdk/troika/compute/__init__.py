@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from troika.compute._async import AsyncCompute, AsyncComputeJobs
     from troika.compute._federated import (
         FlowerDeployment,
         RoundMetrics,
@@ -73,6 +74,8 @@ __all__ = [
     "JOBS_CONTRACT",
     "MAX_BINS",
     "MAX_DATASETS",
+    "AsyncCompute",
+    "AsyncComputeJobs",
     "Compute",
     "ComputeJobs",
     "Coordinator",
@@ -114,6 +117,8 @@ __all__ = [
 
 # Where each public name lives: loaded on first use (numpy, web3 and Flower are heavy).
 _HOMES = {
+    "AsyncCompute": "_async",
+    "AsyncComputeJobs": "_async",
     "model_from_bytes": "_models",
     "MLPModel": "_models",
     "DEFAULT_SHARES": "_node",
