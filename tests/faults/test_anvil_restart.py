@@ -84,6 +84,12 @@ def minter_of(assets: Assets) -> str:
     return assets.minter if isinstance(assets.minter, str) else assets.minter.address
 
 
+def unmined(chain: Chain, account: str) -> int:
+    """How many of ``account``'s transactions the node holds unmined."""
+    pending = chain.w3.eth.get_transaction_count(account, "pending")  # type: ignore[arg-type]
+    return pending - chain.w3.eth.get_transaction_count(account, "latest")  # type: ignore[arg-type]
+
+
 def next_transaction_succeeds(chain: Chain, account: str) -> int:
     """Send one more transaction from ``account``; return the nonce it used."""
     before = chain.w3.eth.get_transaction_count(account, "latest")  # type: ignore[arg-type]
@@ -134,12 +140,7 @@ def test_a_mint_pending_when_anvil_dies_fails_then_mints_once(
     saved_anvil.start()  # automining is on again: it is not part of the state
 
     # the restarted chain never heard of the transaction
-    assert chain.w3.eth.get_transaction_count(
-        minter, "pending"
-    ) == chain.w3.eth.get_transaction_count(  # type: ignore[arg-type]
-        minter,  # type: ignore[arg-type]
-        "latest",
-    )
+    assert unmined(chain, minter) == 0
     assert rpc(chain, "eth_getTransactionByHash", lost) is None
     # the same client retries: minted once, with the nonce the chain expects
     token, tx_hash = minting.mint(assets)
@@ -188,14 +189,10 @@ def test_anvil_killed_while_the_client_waits_for_the_receipt(
     saved_anvil.wait_dumped(chain.block_number)
     rpc(chain, "evm_setAutomine", False)
 
-    def unmined() -> int:
-        pending = chain.w3.eth.get_transaction_count(minter, "pending")  # type: ignore[arg-type]
-        return pending - chain.w3.eth.get_transaction_count(minter, "latest")  # type: ignore[arg-type]
-
     with ThreadPoolExecutor(1) as pool:
         attempt = pool.submit(minting.mint, assets)
         deadline = time.monotonic() + 30
-        while unmined() == 0:  # the mint is sent; its client now waits for the receipt
+        while unmined(chain, minter) == 0:  # the mint is sent; its client now waits for the receipt
             assert time.monotonic() < deadline, "the mint was never sent"
             time.sleep(0.05)
         fault_report.inject("anvil SIGKILLed while the client waited for a mint's receipt")
