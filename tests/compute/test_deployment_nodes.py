@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import signal
@@ -40,7 +41,7 @@ from troika.compute import _federated
 from troika.compute import _flower_app as app
 from troika.compute._federated import FlowerDeployment, TrainParams
 from troika.compute._jobs import ComputeJobs, JobStatus
-from troika.compute._models import LogisticRegressionModel
+from troika.compute._models import LogisticRegressionModel, Model
 from troika.compute._node import Compute, Coordinator, FlowerSettings, Node
 from troika.did import EthrRegistry
 from troika.did._identity import Identities
@@ -50,6 +51,8 @@ PASSWORD = "correct horse"
 # One SecAgg+ round (a deployment round costs ~12-40 s of Flower's polls and
 # process starts); 20 local epochs get within a point of scikit-learn here.
 PARAMS = TrainParams(rounds=1, local_epochs=20, learning_rate=1.0)
+#: The model token's weights in the tests without a chain.
+BASE = LogisticRegressionModel.init(30, seed=1)
 
 
 def _split() -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
@@ -216,6 +219,15 @@ def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
         result = compute.result(job_id)
         assert result.model is not None
         assert json.loads(result_bytes)["model"]["digest"] == result.model.digest()
+        # each node let its ClientApp run the job's spec from the model token's weights only
+        state = json.loads((tmp_path / "node-0.state.json").read_text())
+        runnable = state["decisions"][f"{job_id}:{datasets[0]}"]["spec"]
+        assert runnable == {
+            "kind": "federated-train",
+            "label": "label",
+            "params": json.loads(PARAMS.to_json()),
+            "model_checksum": "sha256:" + hashlib.sha256(weights.read_bytes()).hexdigest(),
+        }
         # each node confirmed the digest of the model its own ClientApp received
         for i in range(3):
             receipt = json.loads(
@@ -244,7 +256,7 @@ def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
 def _node_files(tmp_path: Path, accepted: dict[int, TrainParams | None]) -> list[dict[str, str]]:
     """Three nodes' files and state files, as a Node writes them, having accepted
     ``accepted`` for each node's dataset: job -> its training parameters, or
-    None for an evaluation."""
+    None for an evaluation; the model token's weights are :data:`BASE`'s."""
     shards, _, _ = _split()
     configs = []
     for i, (x, y) in enumerate(shards):
@@ -260,6 +272,7 @@ def _node_files(tmp_path: Path, accepted: dict[int, TrainParams | None]) -> list
                     "kind": "federated-train" if params else "evaluate",
                     "label": "label",
                     "params": json.loads(params.to_json()) if params else {},
+                    "model_checksum": "sha256:" + hashlib.sha256(BASE.to_bytes()).hexdigest(),
                 },
             }
             for job, params in accepted.items()
@@ -276,8 +289,9 @@ def _node_files(tmp_path: Path, accepted: dict[int, TrainParams | None]) -> list
     return configs
 
 
-def _run(job: int, params: TrainParams, node_configs: list[dict[str, str]]) -> dict[str, object]:
-    model = LogisticRegressionModel.init(30, seed=1)
+def _run(
+    job: int, params: TrainParams, node_configs: list[dict[str, str]], model: Model = BASE
+) -> dict[str, object]:
     config = _federated._run_config(params, model, "train", 3, 30.0)
     config |= {app.RUN_JOB: job, app.RUN_LABEL: "label"}
     with _federated._job(job):
@@ -302,6 +316,16 @@ def test_a_clientapp_refuses_a_job_its_node_did_not_accept(tmp_path: Path) -> No
         app.accepted_dataset(nodes[0][app.NODE_FILE], run_config | {app.RUN_PARAMS: more.to_json()})
     with pytest.raises(PermissionError, match="only in on-chain jobs"):
         app.accepted_dataset(nodes[0][app.NODE_FILE], {})
+    # job 5 with its parameters, but starting from other weights than the model token's
+    other = LogisticRegressionModel.init(30, seed=2)
+    with pytest.raises(JobFailed, match="3 node"):
+        _run(5, plain, nodes, other)
+    run_config |= {
+        app.RUN_PARAMS: plain.to_json(),
+        app.RUN_MODEL: base64.b64encode(other.to_bytes()).decode(),
+    }
+    with pytest.raises(PermissionError, match="not job 5's model token"):
+        app.accepted_dataset(nodes[0][app.NODE_FILE], run_config)
     # the accepted job with its own parameters runs, and each node keeps its receipt
     result = _run(5, plain, nodes)
     digests = {json.loads((tmp_path / f"node-{i}" / "job-5.json").read_text())["digest"]
@@ -374,7 +398,7 @@ def test_an_evaluation_is_delivered_to_the_nodes_that_accepted_it(tmp_path: Path
     # hands the coordinator the model (trained.json), waits for its documents,
     # and sends them to the nodes with the final model.
     nodes = _node_files(tmp_path, {7: None})
-    model = LogisticRegressionModel.init(30, seed=1)
+    model = BASE
     folder = tmp_path / "run"
     config = _federated._run_config(TrainParams(rounds=1), model, "evaluate", 3, 30.0)
     config |= {

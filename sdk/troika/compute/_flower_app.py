@@ -37,6 +37,7 @@ those are averaged by examples under the same masks as the update.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -160,11 +161,13 @@ def accepted_dataset(node_file: str, run_config: Mapping[str, Any]) -> tuple[int
     SuperNode: ``{"state": <the node's state file>, "datasets": {id: <CSV>},
     "folder": <where the ClientApp writes receipts>}``. The state file holds the
     node's decisions (``"<job>:<dataset>"``), each accepted one with the spec it
-    accepted (kind, label, parameters).
+    accepted (kind, label, parameters) and the checksum of the model token's
+    weights (``sha256:...`` from its metadata, committed to on chain).
 
     Raises:
         PermissionError: the run names no job, a job the node did not accept,
-            or parameters, a mode or a label other than the accepted spec's.
+            or parameters, a mode, a label or a starting model other than the
+            accepted job's.
     """
     job = run_config.get(RUN_JOB)
     if job is None:
@@ -199,6 +202,11 @@ def accepted_dataset(node_file: str, run_config: Mapping[str, Any]) -> tuple[int
             raise PermissionError(f"the run's parameters are not job {job}'s: {params}")
     elif not params.secure or params.rounds != 1:
         raise PermissionError(f"an evaluation of job {job} runs once under SecAgg+: {params}")
+    checksum = spec.get("model_checksum")
+    if checksum is not None:
+        weights = base64.b64decode(str(run_config[RUN_MODEL]))
+        if f"sha256:{hashlib.sha256(weights).hexdigest()}" != checksum:
+            raise PermissionError(f"the run's model is not job {job}'s model token ({checksum})")
     return dataset, Path(node["datasets"][str(dataset)]), label
 
 

@@ -56,6 +56,7 @@ from troika._errors import (
     PaymentTokenError,
     PaymentTooLow,
     ResultMismatch,
+    TroikaError,
 )
 from troika._files import write_json_atomically
 from troika.assets._crypto import Envelope, decrypt_bytes, encrypt_bytes, new_content_key
@@ -381,17 +382,13 @@ class Node:
                     key = f"{job_id}:{dataset_id}"
                     if key in self._state["decisions"]:
                         continue
-                    decision, spec = self._decide(job_id, dataset_id)
+                    decision, runnable = self._decide(job_id, dataset_id)
                     entry: dict[str, Any] = {
                         "accepted": decision.accepted,
                         "reason": decision.reason,
                     }
-                    if spec is not None:  # what this node's ClientApp will agree to run
-                        entry["spec"] = {
-                            "kind": spec.kind,
-                            "label": spec.label,
-                            "params": dict(spec.params),
-                        }
+                    if runnable is not None:  # what this node's ClientApp will agree to run
+                        entry["spec"] = runnable
                     self._state["decisions"][key] = entry
                     self._save()
                     made.append(decision)
@@ -399,20 +396,45 @@ class Node:
             self._save()
             return made
 
-    def _decide(self, job_id: int, dataset_id: int) -> tuple[NodeDecision, JobSpec | None]:
+    def _decide(self, job_id: int, dataset_id: int) -> tuple[NodeDecision, dict[str, Any] | None]:
         job = self.jobs.job(job_id)
         if self.jobs.participant_of(job_id, dataset_id).lower() == self.address.lower():
             # Accepted before a crash lost the decision: record it, send nothing.
             spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest, job_id))
-            return NodeDecision(job_id, dataset_id, True), spec
+            return NodeDecision(job_id, dataset_id, True), self._runnable(job, spec)
         try:
             spec = self.check(job, dataset_id)
+            runnable = self._runnable(job, spec)
         except ComputeError as refused:
             _log.info("job %d, dataset %d: refused: %s", job_id, dataset_id, refused)
             return NodeDecision(job_id, dataset_id, False, str(refused)), None
         self.jobs.accept(job_id, dataset_id, sender=self.sender)
         _log.info("job %d, dataset %d: accepted", job_id, dataset_id)
-        return NodeDecision(job_id, dataset_id, True), spec
+        return NodeDecision(job_id, dataset_id, True), runnable
+
+    def _runnable(self, job: Job, spec: JobSpec) -> dict[str, Any]:
+        """What this node's ClientApp will agree to run for an accepted job (on
+        a Flower deployment): the spec's kind, label and parameters, and the
+        checksum of the model token's weights, from its public metadata
+        (checked against the token's commitment on chain).
+
+        Raises:
+            InvalidJob: the model token's metadata cannot be read or has no checksum.
+        """
+        runnable: dict[str, Any] = {
+            "kind": spec.kind,
+            "label": spec.label,
+            "params": dict(spec.params),
+        }
+        if job.model:
+            try:
+                checksum = self.assets.asset(job.model).metadata.properties.checksum
+            except TroikaError as exc:
+                raise InvalidJob("model", job.model, f"its metadata cannot be read: {exc}") from exc
+            if checksum is None:
+                raise InvalidJob("model", job.model, "its metadata names no checksum")
+            runnable["model_checksum"] = checksum
+        return runnable
 
     def check(self, job: Job, dataset_id: int) -> JobSpec:
         """Everything the node checks before it accepts; the job's spec if all holds.
@@ -771,12 +793,15 @@ class Coordinator:
         assert self.deployment is not None
         if job.kind is JobKind.STATS:
             raise InvalidJob("kind", job.kind.label, "statistics do not run on a Flower deployment")
-        base = self._model(job)
+        weights = self._model_bytes(job)
+        base = model_from_bytes(weights)
         train = job.kind is JobKind.FEDERATED_TRAIN
         params = spec.train_params() if train else TrainParams(rounds=1)
         mode = "train" if train else "evaluate"
         run_config = _run_config(params, base, mode, len(job.datasets), self.timeout)
         run_config |= {app.RUN_JOB: job.job_id, app.RUN_LABEL: spec.label}
+        # the weights as minted, so that each node can check them against the token's checksum
+        run_config[app.RUN_MODEL] = base64.b64encode(weights).decode()
         documents: list[tuple[bytes, bytes]] = []
 
         def deliver(trained: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -800,9 +825,12 @@ class Coordinator:
         return documents[-1]
 
     def _model(self, job: Job) -> Model:
+        return model_from_bytes(self._model_bytes(job))
+
+    def _model_bytes(self, job: Job) -> bytes:
+        """The model token's weights file, as minted (its checksum is in its metadata)."""
         with tempfile.TemporaryDirectory() as folder:
-            path = self.assets.fetch(job.model, Path(folder) / "model")
-            return model_from_bytes(path.read_bytes())
+            return self.assets.fetch(job.model, Path(folder) / "model").read_bytes()
 
     def _federated(
         self, job: Job, spec: JobSpec, serving: Mapping[int, Node]
