@@ -60,3 +60,4 @@ def test_a_retried_mint_waits_for_the_unmined_one(
         assert again.tx_hash is None  # the first attempt minted it
         assert again.token_id == 1
         assert registry.total_minted() == 1
+        fault_report.detail = "retry raised MintPending, sent nothing; once mined, token 1 reported"

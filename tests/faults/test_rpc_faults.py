@@ -115,6 +115,7 @@ def test_reads_survive_dropped_connections(
     with Chain.connect(proxy.url, chain_id=anvil.chain_id, retries=3) as chain:
         assert chain.block_number >= 0
     assert proxy.accepted >= 3  # two dropped, then the retry that got through
+    fault_report.detail = f"read answered after {proxy.accepted} connections"
 
 
 def test_without_retries_a_dropped_connection_is_a_clear_error(
@@ -126,6 +127,7 @@ def test_without_retries_a_dropped_connection_is_a_clear_error(
         Chain.connect(proxy.url, retries=0)
     assert caught.value.url == proxy.url
     assert proxy.accepted == 1
+    fault_report.detail = "RPCUnavailable naming the node after 1 connection"
 
 
 def test_a_node_that_never_answers_gives_up_after_its_retries(
@@ -137,6 +139,7 @@ def test_a_node_that_never_answers_gives_up_after_its_retries(
         Chain.connect(proxy.url, retries=2, timeout=2)
     assert proxy.url in str(caught.value)
     assert proxy.accepted == 3  # the first try and two retries, no more
+    fault_report.detail = "RPCUnavailable after the first try and 2 retries, no more"
 
 
 def test_a_slow_node_times_out_then_retries_then_errors(
@@ -147,6 +150,7 @@ def test_a_slow_node_times_out_then_retries_then_errors(
     with pytest.raises(RPCUnavailable):
         Chain.connect(proxy.url, retries=1, timeout=0.5)
     assert proxy.accepted >= 2
+    fault_report.detail = f"RPCUnavailable after {proxy.accepted} timed-out attempts"
 
 
 def test_async_reads_survive_dropped_connections(
@@ -161,6 +165,7 @@ def test_async_reads_survive_dropped_connections(
 
     assert asyncio.run(main()) >= 0
     assert proxy.accepted >= 3
+    fault_report.detail = f"read answered after {proxy.accepted} connections"
 
 
 def test_retries_must_be_a_whole_number(anvil: Anvil) -> None:
