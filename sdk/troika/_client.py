@@ -34,6 +34,8 @@ if TYPE_CHECKING:
         ComputeJobs,
         Coordinator,
         DatasetPolicy,
+        FlowerDeployment,
+        FlowerSettings,
         Node,
     )
     from troika.did import (
@@ -367,16 +369,40 @@ class Troika(Closing):
         policies: Sequence[DatasetPolicy],
         *,
         state: str | os.PathLike[str] | None = None,
+        flower: FlowerSettings | None = None,
     ) -> Node:
-        """A compute node for ``identity``'s datasets; ``identity`` accepts and confirms."""
+        """A compute node for ``identity``'s datasets; ``identity`` accepts and
+        confirms. With ``flower``, it joins a coordinator's Flower deployment."""
         from troika.compute import Node
 
-        return Node(self.jobs, self.assets(identity), policies, sender=identity.signer, state=state)
+        return Node(
+            self.jobs,
+            self.assets(identity),
+            policies,
+            sender=identity.signer,
+            state=state,
+            flower=flower,
+        )
 
-    def coordinator(self, identity: Identity, *, timeout: float = 300.0) -> Coordinator:
-        """Runs jobs requested by ``identity`` across their nodes."""
+    def coordinator(
+        self,
+        identity: Identity,
+        *,
+        timeout: float = 300.0,
+        deployment: FlowerDeployment | None = None,
+    ) -> Coordinator:
+        """Runs jobs requested by ``identity`` across their nodes; on
+        ``deployment``'s SuperLink (separate organisations) if given."""
         from troika.compute import Coordinator
 
+        if deployment is not None:
+            return Coordinator(
+                self.jobs,
+                self.assets(identity),
+                runtime="deployment",
+                deployment=deployment,
+                timeout=timeout,
+            )
         return Coordinator(self.jobs, self.assets(identity), timeout=timeout)
 
     def fund(self, party: Identity | str, wei: int) -> Receipt:

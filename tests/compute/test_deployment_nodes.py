@@ -34,7 +34,7 @@ from sklearn.model_selection import train_test_split
 from tests._services import Anvil, Kubo
 from tests.cli.test_cli import one_line_error, run
 from tests.compute.test_node import ETHER, Market, market, now, write_csv  # noqa: F401
-from troika._errors import JobFailed
+from troika._errors import ConfigError, InvalidJob, JobFailed
 from troika.assets import Assets, DatasetMetadata, ModelMetadata
 from troika.chain import Chain, Keystore
 from troika.compute import _federated
@@ -43,6 +43,7 @@ from troika.compute._federated import FlowerDeployment, TrainParams
 from troika.compute._jobs import ComputeJobs, JobStatus
 from troika.compute._models import LogisticRegressionModel, Model
 from troika.compute._node import Compute, Coordinator, FlowerSettings, Node
+from troika.compute._privacy import StatsQuery
 from troika.did import EthrRegistry
 from troika.did._identity import Identities
 from troika.ipfs import KuboStore
@@ -466,3 +467,33 @@ def test_a_node_starts_its_supernode_again_after_it_is_killed(
         "datasets": {str(d): str(p.data.resolve()) for d, p in node.policies.items()},
         "folder": str(flower_node.flower_folder),
     }
+
+
+@pytest.mark.parametrize("chain", ["embedded"], indirect=True)
+def test_a_deployment_coordinator_refuses_what_it_cannot_run(
+    market: Market,  # noqa: F811  (the fixture of test_node)
+) -> None:
+    with pytest.raises(InvalidJob) as caught:
+        Coordinator(market.jobs, market.compute.assets, runtime="deployment")
+    assert caught.value.field == "deployment"
+    with pytest.raises(InvalidJob) as caught:
+        Coordinator(market.jobs, market.compute.assets, runtime="ray")  # type: ignore[arg-type]
+    assert caught.value.value == "ray"
+    with pytest.raises(ConfigError) as bad:
+        FlowerSettings("9092")
+    assert bad.value.value == "9092"
+    # statistics are the nodes' own releases: not a Flower run
+    query = StatsQuery(column="f0", statistic="count", epsilon=0.5)
+    job_id = market.compute.request(
+        "stats", market.datasets, params=query, payment=1, deadline=now(market.chain) + 3600
+    )
+    for node in market.nodes:
+        node.poll()
+    deployment = FlowerDeployment()  # never started: the job is refused before any run
+    coordinator = Coordinator(
+        market.jobs, market.compute.assets, runtime="deployment", deployment=deployment
+    )
+    with pytest.raises(InvalidJob) as caught:
+        coordinator.run(job_id)
+    assert caught.value.value == "stats"
+    assert market.jobs.job(job_id).confirmed == 0
