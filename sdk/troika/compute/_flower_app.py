@@ -20,8 +20,8 @@ Everything a run needs travels as data:
 A node's ClientApp takes part only in on-chain jobs its node accepted: the run
 config names the job (``troika-job``), and the ClientApp looks the job up in the
 node's state file, refuses any other (every message, SecAgg+ stages included),
-refuses a run whose parameters or label differ from the spec the node accepted,
-and reads only that dataset's local CSV. When the coordinator delivers the
+refuses a run whose parameters, label or starting weights differ from what the
+node accepted, and reads only that dataset's local CSV. When the coordinator delivers the
 job's result documents with the final model (``troika-deliver``), the ClientApp
 hands them, with the digest of the model it received, to its node, which
 checks them and confirms on chain.

@@ -14,7 +14,10 @@ The flow of a job:
    (Flower with SecAgg+ for training and evaluation; each node's own
    differentially private release for statistics), pins the result (a
    trained model is encrypted to the requester's DID key) and hands the
-   result document to the nodes.
+   result document to the nodes. In-process by default; on Flower's
+   deployment engine when the owners are separate organisations (each
+   node runs its own SuperNode, see :meth:`Node.supernode`, and the result
+   reaches it with the final model).
 4. Each node checks the result against what it saw itself (the digest of
    the final model it received; its own release) and confirms its digest on
    chain. When all have confirmed, the payment is split and paid out by
