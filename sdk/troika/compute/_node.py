@@ -536,14 +536,24 @@ class Node:
         with self._lock:
             if job_id in self._state["confirmed"]:
                 return
-            self.jobs.submit_result(
-                job_id,
-                hashlib.sha256(result).digest(),
-                hashlib.sha256(report).digest(),
-                sender=self.sender,
-            )
+            digests = hashlib.sha256(result).digest(), hashlib.sha256(report).digest()
+            try:
+                self.jobs.submit_result(job_id, *digests, sender=self.sender)
+            except JobStateError:
+                # Killed after its confirmation was mined but before it was
+                # recorded, this node finds it on chain when restarted.
+                if not self._submitted(job_id, digests):
+                    raise
+                _log.info("job %d: this node's confirmation is on chain already", job_id)
             self._state["confirmed"].append(job_id)
             self._save()
+
+    def _submitted(self, job_id: int, digests: tuple[bytes, bytes]) -> bool:
+        """True when this node's ``ResultSubmitted`` of these digests is on chain."""
+        return any(
+            (bytes(event.args["resultDigest"]), bytes(event.args["reportDigest"])) == digests
+            for event in self.jobs.events("ResultSubmitted", jobId=job_id, node=self.address)
+        )
 
     # -- on a Flower deployment ------------------------------------------------------
 
