@@ -208,7 +208,8 @@ def page(records: dict[str, list[dict[str, Any]]], runs: dict[str, Any] | None) 
         [
             ["faults injected", len(faults), count(faults, "survived"), count(faults, "failed")],
             [
-                f"fuzzed parsers ({number(inputs)} inputs)",
+                f"fuzz runs over {len({r['name'] for r in fuzz})} parsers "
+                f"({number(inputs)} inputs)",
                 len(fuzz),
                 count(fuzz, "survived"),
                 count(fuzz, "failed"),
@@ -378,8 +379,8 @@ def page(records: dict[str, list[dict[str, Any]]], runs: dict[str, Any] | None) 
                 "completed",
                 "jobs/s",
                 "accepted on chain",
-                "paid wei",
-                "owed wei",
+                "withdrawn wei",
+                "paid in wei",
                 "left in escrow",
                 "outcome",
             ],
