@@ -263,7 +263,7 @@ def _node_files(tmp_path: Path, accepted: dict[int, TrainParams | None]) -> list
     for i, (x, y) in enumerate(shards):
         dataset = 10 + i
         folder = tmp_path / f"node-{i}"
-        folder.mkdir()
+        folder.mkdir(parents=True)
         data = write_csv(folder / "data.csv", x, y)
         decisions = {
             f"{job}:{dataset}": {
@@ -291,27 +291,32 @@ def _node_files(tmp_path: Path, accepted: dict[int, TrainParams | None]) -> list
 
 
 def _run(
-    job: int, params: TrainParams, node_configs: list[dict[str, str]], model: Model = BASE
+    job: int,
+    params: TrainParams,
+    node_configs: list[dict[str, str]],
+    model: Model = BASE,
+    timeout: float = 30.0,
 ) -> dict[str, object]:
-    config = _federated._run_config(params, model, "train", 3, 30.0)
+    """A job's run (3 datasets) against ``node_configs``' ClientApps, in-process."""
+    config = _federated._run_config(params, model, "train", 3, timeout)
     config |= {app.RUN_JOB: job, app.RUN_LABEL: "label"}
     with _federated._job(job):
-        result, _ = _federated._run_in_process(config, node_configs, 30.0)
+        result, _ = _federated._run_in_process(config, node_configs, timeout + 5)
     return result
 
 
 def test_a_clientapp_refuses_a_job_its_node_did_not_accept(tmp_path: Path) -> None:
     plain = TrainParams(rounds=1, secure=False)
     nodes = _node_files(tmp_path, {5: plain})
-    with pytest.raises(JobFailed, match="3 node"):
-        _run(6, plain, nodes)
+    with pytest.raises(JobFailed, match="only 0 of 3 nodes accepted job 6"):
+        _run(6, plain, nodes, timeout=2.0)
     with pytest.raises(PermissionError, match="has not accepted job 6"):
         app.accepted_dataset(nodes[0][app.NODE_FILE], {app.RUN_JOB: 6})
     assert not list(tmp_path.glob("node-*/job-6.json"))  # no node took part
     # job 5, but with other parameters than the spec each node accepted
     more = TrainParams(rounds=1, secure=False, learning_rate=2.0)
-    with pytest.raises(JobFailed, match="3 node"):
-        _run(5, more, nodes)
+    with pytest.raises(JobFailed, match="only 0 of 3 nodes accepted job 5"):
+        _run(5, more, nodes, timeout=2.0)
     run_config = {app.RUN_JOB: 5, app.RUN_MODE: "train", app.RUN_LABEL: "label"}
     with pytest.raises(PermissionError, match="parameters are not job 5's"):
         app.accepted_dataset(nodes[0][app.NODE_FILE], run_config | {app.RUN_PARAMS: more.to_json()})
@@ -319,20 +324,24 @@ def test_a_clientapp_refuses_a_job_its_node_did_not_accept(tmp_path: Path) -> No
         app.accepted_dataset(nodes[0][app.NODE_FILE], {})
     # job 5 with its parameters, but starting from other weights than the model token's
     other = LogisticRegressionModel.init(30, seed=2)
-    with pytest.raises(JobFailed, match="3 node"):
-        _run(5, plain, nodes, other)
+    with pytest.raises(JobFailed, match="only 0 of 3 nodes accepted job 5"):
+        _run(5, plain, nodes, other, timeout=2.0)
     run_config |= {
         app.RUN_PARAMS: plain.to_json(),
         app.RUN_MODEL: base64.b64encode(other.to_bytes()).decode(),
     }
     with pytest.raises(PermissionError, match="not job 5's model token"):
         app.accepted_dataset(nodes[0][app.NODE_FILE], run_config)
-    # the accepted job with its own parameters runs, and each node keeps its receipt
-    result = _run(5, plain, nodes)
+    # the accepted job with its own parameters runs, and each node keeps its receipt;
+    # a fourth node on the same SuperLink, which accepted nothing, takes no part
+    stranger = _node_files(tmp_path / "other", {})[0]
+    result = _run(5, plain, [stranger, *nodes])
     digests = {json.loads((tmp_path / f"node-{i}" / "job-5.json").read_text())["digest"]
                for i in range(3)}  # fmt: skip
     assert digests == set(result["node_digests"].values())  # type: ignore[attr-defined]
     assert len(digests) == 1
+    assert len(result["node_digests"]) == 3  # type: ignore[arg-type]
+    assert not list((tmp_path / "other").glob("node-*/job-*.json"))
 
 
 # -- a node confirms only the result delivered with the model it received -----------------

@@ -21,7 +21,10 @@ A node's ClientApp takes part only in on-chain jobs its node accepted: the run
 config names the job (``troika-job``), and the ClientApp looks the job up in the
 node's state file, refuses any other (every message, SecAgg+ stages included),
 refuses a run whose parameters, label or starting weights differ from what the
-node accepted, and reads only that dataset's local CSV. When the coordinator delivers the
+node accepted, and reads only that dataset's local CSV. A job's ServerApp first
+asks every connected node whether it takes part (a ``troika-ask`` query, which
+only the nodes that accepted answer) and runs the job with those alone, so one
+SuperLink can serve other nodes too. When the coordinator delivers the
 job's result documents with the final model (``troika-deliver``), the ClientApp
 hands them, with the digest of the model it received, to its node, which
 checks them and confirms on chain.
@@ -86,6 +89,8 @@ NODE_SHARD = "troika-shard"
 NODE_RECEIPT = "troika-receipt"
 NODE_REQUIRE_SECURE = "troika-require-secure"
 NODE_FILE = "troika-node"
+#: The query a ServerApp sends to learn which connected nodes take part in its job.
+ASK = "troika-ask"
 
 #: The files a deployment run's ServerApp and its coordinator share (``troika-result`` folder).
 TRAINED_FILE, DOCUMENTS_FILE, RESULT_FILE = "trained.json", "documents.json", "result.json"
@@ -219,6 +224,22 @@ def _only_accepted_jobs(msg: Message, context: Context, call_next: Any) -> Messa
     return result
 
 
+def _answer_asks(msg: Message, context: Context, call_next: Any) -> Message:
+    """Answer the ServerApp's question whether this node takes part in the run's
+    job: reaching here, :func:`_only_accepted_jobs` let the run through."""
+    from flwr.app import ConfigRecord, RecordDict
+    from flwr.common import MessageType
+
+    if (
+        msg.metadata.message_type == MessageType.QUERY
+        and msg.has_content()
+        and ASK in msg.content.config_records
+    ):
+        return Message(RecordDict({ASK: ConfigRecord({"accepted": True})}), reply_to=msg)
+    result: Message = call_next(msg, context)
+    return result
+
+
 Loader = Callable[[], tuple[np.ndarray, np.ndarray]]
 
 
@@ -308,7 +329,7 @@ def _message_size(msg: Message) -> int:
 
 def make_client_app(meter: Meter | None = None) -> ClientApp:
     """The ClientApp; ``meter`` (simulation only) is told each message's size."""
-    mods: list[Any] = [_only_accepted_jobs, _secagg_when_asked]
+    mods: list[Any] = [_only_accepted_jobs, _answer_asks, _secagg_when_asked]
     if meter is not None:
 
         def measure(msg: Message, context: Context, call_next: Any) -> Message:
@@ -458,6 +479,81 @@ def _wait_for_nodes(grid: Grid, nodes: int, timeout: float) -> None:
         time.sleep(0.2)
 
 
+class _OnlyNodes(Grid):
+    """The grid as a job's workflows see it: only the nodes that take part in the job."""
+
+    def __init__(self, grid: Grid, nodes: set[int]) -> None:
+        self._grid, self._nodes = grid, nodes
+
+    def set_run(self, run: Any) -> None:
+        self._grid.set_run(run)
+
+    @property
+    def run(self) -> Any:
+        return self._grid.run
+
+    def create_message(
+        self,
+        content: Any,
+        message_type: str,
+        dst_node_id: int,
+        group_id: str,
+        ttl: float | None = None,
+    ) -> Message:
+        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
+
+    def get_node_ids(self) -> list[int]:
+        return [node for node in self._grid.get_node_ids() if node in self._nodes]
+
+    def push_messages(self, messages: Any) -> Any:
+        return self._grid.push_messages(messages)
+
+    def pull_messages(self, message_ids: Any) -> Any:
+        return self._grid.pull_messages(message_ids)
+
+    def send_and_receive(self, messages: Any, *, timeout: float | None = None) -> Any:
+        return self._grid.send_and_receive(messages, timeout=timeout)
+
+
+def _taking_part(grid: Grid, job: int, nodes: int, timeout: float) -> set[int]:
+    """Ask every connected node (each once) whether it takes part in ``job``
+    until ``nodes`` of them do: a SuperLink may serve other nodes too."""
+    from flwr.app import ConfigRecord, RecordDict
+    from flwr.common import MessageType
+
+    deadline = time.monotonic() + timeout
+    asked: set[int] = set()
+    taking_part: set[int] = set()
+    while True:
+        new = [node for node in grid.get_node_ids() if node not in asked]
+        if new:
+            asks = [
+                Message(
+                    RecordDict({ASK: ConfigRecord({"job": job})}),
+                    dst_node_id=node,
+                    message_type=MessageType.QUERY,
+                )
+                for node in new
+            ]
+            wait = max(1.0, deadline - time.monotonic())
+            for reply in grid.send_and_receive(asks, timeout=wait):
+                if not reply.has_error() and reply.has_content():
+                    taking_part.add(reply.metadata.src_node_id)
+            asked.update(new)
+        if len(taking_part) > nodes:
+            raise JobHalted(
+                f"{len(taking_part)} nodes take part in job {job}, for {nodes} datasets"
+            )
+        if len(taking_part) == nodes:
+            return taking_part
+        if time.monotonic() > deadline:
+            raise JobHalted(
+                f"only {len(taking_part)} of {nodes} nodes accepted job {job} within {timeout} s "
+                f"({len(asked)} asked)"
+            )
+        time.sleep(0.2)
+
+
 def _write_result(folder: str, result: dict[str, Any], name: str = RESULT_FILE) -> None:
     _write_atomically(Path(folder) / name, json.dumps(result, sort_keys=True))
 
@@ -506,7 +602,10 @@ def run_job(grid: Grid, context: Context) -> dict[str, Any]:
     strategy = _Strategy(params, model, mode, nodes, deliver)
     started = time.perf_counter()
     try:
-        _wait_for_nodes(grid, nodes, timeout)
+        if config.get(RUN_JOB) is None:
+            _wait_for_nodes(grid, nodes, timeout)
+        else:  # only the nodes that accepted the job on chain
+            grid = _OnlyNodes(grid, _taking_part(grid, int(config[RUN_JOB]), nodes, timeout))
         legacy = LegacyContext(
             context=context,
             config=ServerConfig(num_rounds=strategy.rounds, round_timeout=timeout),
