@@ -24,28 +24,30 @@ _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
-    """Raise ``ValueError`` if ``text`` nests arrays and objects more than ``limit`` deep.
+    """Raise ``json.JSONDecodeError`` (a ``ValueError``) if ``text`` nests deeper than ``limit``.
 
     Example:
         >>> check_depth("[[1], {\\"a\\": \\"[[[\\"}]", limit=2)
         >>> check_depth("[[[1]]]", limit=2)
         Traceback (most recent call last):
         ...
-        ValueError: JSON nested more than 2 levels deep
+        json.decoder.JSONDecodeError: nested more than 2 levels deep: line 1 column 3 (char 2)
     """
     depth = 0
     for match in _TOKENS.finditer(text):
         token = match.group()
         if token in ("[", "{"):
             depth += 1
-            if depth > limit:
-                raise ValueError(f"JSON nested more than {limit} levels deep")
+            if depth > limit:  # a JSONDecodeError, as json.loads would raise (a ValueError)
+                raise json.JSONDecodeError(
+                    f"nested more than {limit} levels deep", text, match.start()
+                )
         elif token in ("]", "}"):
             depth -= 1
 
 
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, **options: Any) -> Any:
-    """``json.loads`` for text from outside: ``ValueError`` if nested deeper than ``max_depth``.
+    """``json.loads`` for outside text: ``JSONDecodeError`` if nested deeper than ``max_depth``.
 
     Example:
         >>> loads('{"a": [1, 2]}')

@@ -57,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from troika._errors import InvalidJob, JobFailed
+from troika._json import loads
 
 from ._models import LogisticRegressionModel, Model, model_from_bytes
 
@@ -161,7 +162,7 @@ class TrainParams:
     def from_json(cls, text: str) -> TrainParams:
         """Parse :meth:`to_json`'s output."""
         try:
-            return cls(**json.loads(text))
+            return cls(**loads(text))  # troika._json: nesting bounded
         except (TypeError, json.JSONDecodeError) as exc:
             raise InvalidJob("params", text, f"not TrainParams JSON ({exc})") from exc
 

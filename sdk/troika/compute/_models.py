@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from troika._json import loads
+
 __all__ = [
     "FloatArray",
     "LogisticRegressionModel",
@@ -210,7 +212,7 @@ class LogisticRegressionModel(_BinaryClassifier):
         """
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-                spec = json.loads(archive["spec"].tobytes())
+                spec = loads(archive["spec"].tobytes())  # troika._json: nesting bounded
                 weights, bias = archive["weights"], archive["bias"]
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise ValueError(f"not a troika model archive: {exc}") from exc
@@ -349,7 +351,7 @@ class MLPModel(_BinaryClassifier):
         """Read bytes written by :meth:`to_bytes` (never unpickles anything)."""
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-                spec = json.loads(archive["spec"].tobytes())
+                spec = loads(archive["spec"].tobytes())  # troika._json: nesting bounded
                 if not isinstance(spec, dict) or spec.get("kind") != cls.KIND:
                     raise TypeError
                 model = cls.from_arrays([archive[k] for k in ("w1", "b1", "w2", "b2")])
@@ -410,7 +412,7 @@ def model_from_bytes(data: bytes) -> Model:
     """
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            kind = json.loads(archive["spec"].tobytes())["kind"]
+            kind = loads(archive["spec"].tobytes())["kind"]  # nesting bounded
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"not a troika model archive: {exc}") from exc
     if kind not in _KINDS:

@@ -62,6 +62,7 @@ from troika._errors import (
     TroikaError,
 )
 from troika._files import write_json_atomically
+from troika._json import loads
 from troika.assets._crypto import Envelope, decrypt_bytes, encrypt_bytes, new_content_key
 from troika.assets._registry import commitment_cid
 from troika.compute._jobs import ComputeJobs, Job, JobKind, JobStatus, Shares
@@ -189,7 +190,7 @@ class JobSpec:
     def from_json(cls, data: bytes) -> JobSpec:
         """Parse a spec; anything malformed raises :class:`InvalidJob`."""
         try:
-            raw = json.loads(data)
+            raw = loads(data)  # troika._json: nesting bounded (a hostile spec)
             if not isinstance(raw, dict) or raw.get("version") != 1:
                 raise InvalidJob("spec", data[:80], "not a troika job spec (version 1)")
             return cls(
@@ -521,7 +522,7 @@ class Node:
         Raises:
             ResultMismatch: the result is not what this node computed or received.
         """
-        document = json.loads(result)
+        document = loads(result)  # troika._json: nesting bounded
         if document.get("job") != job_id:
             raise ResultMismatch(job_id, CID.of(result), "names another job")
         if "model" in document and document["model"].get("digest") != self.received.get(job_id):

@@ -56,6 +56,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from troika._errors import InvalidJob
+from troika._json import loads
 
 __all__ = [
     "MAX_BINS",
@@ -273,7 +274,7 @@ class StatsQuery:
             True
         """
         try:
-            fields = json.loads(text)
+            fields = loads(text)  # troika._json: nesting bounded
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidJob("params", text, f"not JSON: {exc}") from exc
         if not isinstance(fields, dict):
