@@ -13,7 +13,6 @@ httpx's exceptions into troika's in one place (``_translate_errors``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from troika._errors import (
     IPFSUnavailable,
     KuboAPIError,
 )
+from troika._json import loads
 from troika.ipfs._car import read_car
 from troika.ipfs._cid import CID
 from troika.ipfs._dag import readable_links, walk_dag
@@ -98,7 +98,7 @@ def _error_message(response: httpx.Response) -> tuple[str, int | None]:
     """Kubo's own words for an error answer: the ``Message`` and ``Code`` of its JSON body."""
     text = response.text
     try:
-        body = json.loads(text)
+        body = loads(text)  # troika._json: nesting bounded
     except ValueError:
         return text.strip(), None
     if isinstance(body, dict) and isinstance(body.get("Message"), str):
@@ -264,7 +264,7 @@ class _KuboBase:
 
     def _json_object(self, line: str, response: httpx.Response) -> dict[str, object]:
         try:
-            body = json.loads(line)
+            body = loads(line)  # troika._json: nesting bounded
         except ValueError:
             raise self._not_kubo(response, "with something other than Kubo's JSON") from None
         if not isinstance(body, dict):

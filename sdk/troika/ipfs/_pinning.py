@@ -45,6 +45,7 @@ from troika._errors import (
     PinningServiceError,
     PinTimeout,
 )
+from troika._json import loads
 from troika.ipfs._cid import CID, CIDLike
 from troika.ipfs._http import checked_http_url, http_timeout, tls_context, transport_failure
 from troika.ipfs._kubo import DEFAULT_TIMEOUT
@@ -319,7 +320,7 @@ def _rfc3339(moment: datetime) -> str:
 def _failure(response: httpx.Response) -> tuple[str, str | None]:
     """The spec's ``Failure`` body: ``error.reason`` and ``error.details``."""
     try:
-        body = json.loads(response.text)
+        body = loads(response.text)  # troika._json: nesting bounded
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
@@ -481,7 +482,7 @@ class _PinningBase:
 
     def _json(self, response: httpx.Response) -> object:
         try:
-            return json.loads(response.text)
+            return loads(response.text)  # troika._json: nesting bounded
         except ValueError:
             raise self._not_a_service(response, "with something other than JSON") from None
 
