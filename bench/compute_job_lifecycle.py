@@ -58,8 +58,13 @@ datasets is bench/compute_jobs_gas.py. The jobs of a backend share one chain,
 so each job starts on a longer one: the JSON keeps each run's total, compute
 time and chain height (``heights``), and the table prints the totals in order.
 
+With ``--fresh`` each run gets a backend of its own, set up anew (untimed;
+the first also runs the cold jobs), so every measured job runs at the same
+chain height: the embedded EVM's licensed fetches slow down as its chain
+grows (bench/README.md), which otherwise swamps the secure/plain comparison.
+
 Run: ``.venv/bin/python bench/compute_job_lifecycle.py [--runs 5]
-[--backends embedded,anvil] [--json]``. With ``--json`` stdout is one JSON
+[--backends embedded,anvil] [--fresh] [--json]``. With ``--json`` stdout is one JSON
 line and the table goes to stderr.
 """
 
@@ -316,26 +321,31 @@ def backend(name: str, work: Path) -> Iterator[Troika]:
         anvil.stop()
 
 
-def measure(name: str, runs: int) -> dict[str, Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="troika-bench-lifecycle-") as tmp,
-        backend(name, Path(tmp)) as troika,
-    ):
-        start = time.perf_counter()
-        market = set_up(troika, Path(tmp) / "work", jobs=runs + 1)
-        log(f"{name}: set-up (untimed) {time.perf_counter() - start:.1f} s")
-        cold = {kind: one_job(market, kind) for kind in KINDS}
-        measured: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
-        for index in range(runs):
-            shift = index % len(KINDS)  # rotate the order: each kind goes first, middle, last
-            for kind in KINDS[shift:] + KINDS[:shift]:
-                measured[kind].append(one_job(market, kind))
-                log(f"{name} run {index + 1}/{runs}: {kind} {measured[kind][-1]['total_s']:.2f} s")
-        summary: dict[str, Any] = {kind: summarise(measured[kind], cold[kind]) for kind in KINDS}
-        summary["secure_vs_plain"] = ratios(
-            measured["federated-train"], measured["federated-plain"]
-        )
-        return summary
+def measure(name: str, runs: int, *, fresh: bool = False) -> dict[str, Any]:
+    """``runs`` rounds of one job of each kind on one backend; with ``fresh``,
+    each round on a backend of its own, set up anew (untimed), so every round
+    runs at the same chain height."""
+    cold: dict[str, dict[str, Any]] = {}
+    measured: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for chain_index in range(runs if fresh else 1):
+        with (
+            tempfile.TemporaryDirectory(prefix="troika-bench-lifecycle-") as tmp,
+            backend(name, Path(tmp)) as troika,
+        ):
+            start = time.perf_counter()
+            market = set_up(troika, Path(tmp) / "work", jobs=(1 if fresh else runs) + 1)
+            log(f"{name}: set-up (untimed) {time.perf_counter() - start:.1f} s")
+            if chain_index == 0:
+                cold = {kind: one_job(market, kind) for kind in KINDS}
+            for index in [chain_index] if fresh else range(runs):
+                shift = index % len(KINDS)  # rotate the order: each goes first, middle, last
+                for kind in KINDS[shift:] + KINDS[:shift]:
+                    measured[kind].append(one_job(market, kind))
+                    seconds = measured[kind][-1]["total_s"]
+                    log(f"{name} run {index + 1}/{runs}: {kind} {seconds:.2f} s")
+    summary: dict[str, Any] = {kind: summarise(measured[kind], cold[kind]) for kind in KINDS}
+    summary["secure_vs_plain"] = ratios(measured["federated-train"], measured["federated-plain"])
+    return summary
 
 
 def ratios(secure: list[dict[str, Any]], plain: list[dict[str, Any]]) -> dict[str, float]:
@@ -361,6 +371,11 @@ def main() -> None:
     parser.add_argument(
         "--backends", default="embedded,anvil", help="comma-separated: embedded, anvil"
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="each run on a new chain (set up untimed): every run at the same height",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     options = parser.parse_args()
     backends = [b.strip() for b in options.backends.split(",") if b.strip()]
@@ -373,9 +388,10 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_before": [round(x, 2) for x in os.getloadavg()],
         "runs": options.runs,
+        "fresh": options.fresh,
     }
     for name in backends:
-        results[name] = measure(name, options.runs)
+        results[name] = measure(name, options.runs, fresh=options.fresh)
     results["load_after"] = [round(x, 2) for x in os.getloadavg()]
 
     labels = {"embedded": "embedded", "anvil": "anvil + Kubo"}
