@@ -45,6 +45,8 @@ def test_a_stats_job_paid_in_a_token_follows_each_nodes_token_policy(market: Mar
         )
     ]
 
+    policy = taking[0].policies[market.datasets[0]]
+    assert {policy} == {policy}  # still hashable with its token map
     # too little of the token: refused by the token's minimum, then refunded in the token
     cheap = market.compute.request(
         "stats",

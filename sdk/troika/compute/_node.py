@@ -249,7 +249,8 @@ class DatasetPolicy:
     models: frozenset[int] | None = None
     min_payment: int = 0
     max_epsilon: float | None = None
-    min_token_payments: Mapping[str, int] = field(default_factory=dict)
+    # not hashed (a dict): a policy stays hashable, as before the field
+    min_token_payments: Mapping[str, int] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
