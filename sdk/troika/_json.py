@@ -20,7 +20,9 @@ __all__ = ["MAX_DEPTH", "loads"]
 MAX_DEPTH = 512
 """Levels of arrays and objects a JSON text from outside may nest."""
 
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A string (its closing quote optional, so that an unterminated one is one
+# linear match, not a scan to the end from each quote inside it) or a bracket.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def check_depth(text: str, limit: int = MAX_DEPTH) -> None:

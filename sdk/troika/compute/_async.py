@@ -13,12 +13,12 @@ processes (``troika compute node``), not calls a web service makes.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from troika._contracts import DEFAULT_LOG_PAGE, AsyncContractWrapper
 from troika._errors import ContractReverted, InvalidJob, PaymentTokenError, TransactionRejected
+from troika._json import loads
 from troika.assets._registry import commitment_cid
 from troika.compute._jobs import (
     _MILLI,
@@ -156,7 +156,7 @@ class AsyncComputeJobs(AsyncContractWrapper):
         error = _compute_error(exc, job_id, account, lambda _: status, tx.function if tx else "")
         if error is exc and tx is not None and tx.token is not None:
             assert isinstance(exc, ContractReverted)
-            return _token_error(exc, tx.token, account)
+            return _token_error(exc, tx.token, account, self.address)
         return error
 
     async def _call(self, function: str, *args: Any, job_id: int | None = None) -> Any:
@@ -393,7 +393,7 @@ class AsyncCompute:
         """
         job = _completed(await self.jobs.job(job_id))
         block = await self.assets.store.get(commitment_cid(job.result_digest))
-        document = json.loads(_checked_block(block, job.result_digest, job_id))
+        document = loads(_checked_block(block, job.result_digest, job_id))
         model: Model | None = None
         if job.kind is JobKind.FEDERATED_TRAIN:
             envelope, content = _model_cids(document)

@@ -1109,7 +1109,7 @@ class Compute:
             ResultMismatch: the store's result is not the one confirmed on chain.
         """
         job = _completed(self.jobs.job(job_id))
-        document = json.loads(_fetch_block(self.assets.store, job.result_digest, job_id))
+        document = loads(_fetch_block(self.assets.store, job.result_digest, job_id))
         model = None
         if job.kind is JobKind.FEDERATED_TRAIN:
             envelope, content = _model_cids(document)
