@@ -127,7 +127,33 @@ def test_a_bad_token_address_is_refused(market: Market) -> None:
         market.request(payment_token=market.stranger)
     assert caught.value.token == market.stranger
     assert "no contract" in str(caught.value)
-    with pytest.raises(InvalidJob):
+    with pytest.raises(InvalidJob) as refused:
         market.jobs.approve_payment(market.stranger, -1, sender=market.requester)
-    assert isinstance(caught.value, ComputeError)
+    assert (refused.value.field, refused.value.value) == ("amount", -1)
+    with pytest.raises(InvalidJob) as refused:
+        market.jobs.approve_payment("0x1234", 1, sender=market.requester)
+    assert (refused.value.field, refused.value.value) == ("payment_token", "0x1234")
     assert market.jobs.job_count() == 0
+
+
+def test_a_market_short_of_a_token_it_owes_is_the_tokens_fault(market: Market) -> None:
+    """A token that takes from the market's balance without a transfer (a
+    blocklist wipe, a rebase) leaves the market short when it pays out: the
+    token's ERC20InsufficientBalance names the market as the short sender, so
+    the error blames the token (PaymentTokenError), not the withdrawing
+    account, and the credit stays."""
+    jobs, token = market.jobs, deploy(market, "SeizingToken")
+    jobs.approve_payment(token.address, 800, sender=market.requester)
+    job_id = market.request(
+        payment=800, payment_token=token.address, deadline=now(market.chain) + 60
+    )
+    advance(market.chain, 60)
+    jobs.refund(job_id, sender=market.requester)
+    token.transact("seize", jobs.address, 300, sender=market.stranger)
+    with pytest.raises(PaymentTokenError) as caught:
+        jobs.withdraw(sender=market.requester, token=token.address)
+    assert caught.value.token == token.address
+    assert "the market holds 500 of it, not the 800" in str(caught.value)
+    assert isinstance(caught.value, ComputeError)
+    assert not isinstance(caught.value, JobPermissionDenied)
+    assert jobs.owed(market.requester, token=token.address) == 800

@@ -337,9 +337,10 @@ def _job_errors(
         raise translated from exc
 
 
-def _token_error(exc: ContractReverted, token: str, account: str) -> BaseException:
+def _token_error(exc: ContractReverted, token: str, account: str, market: str) -> BaseException:
     """A token's own revert, bubbled up by the market, as a ComputeError (a
-    panic stays what it is)."""
+    panic stays what it is). ``market`` is the market's address: a balance
+    the token finds short is the market's own when it pays out."""
     from troika.chain._revert import decode_revert
 
     if exc.error == "Panic":
@@ -351,6 +352,13 @@ def _token_error(exc: ContractReverted, token: str, account: str) -> BaseExcepti
             account,
             f"approved {int(args[1])!r} of token {token!r} to the market, the job "
             f"pays {int(args[2])!r}: approve it first (approve_payment)",
+        )
+    if name == "ERC20InsufficientBalance" and str(args[0]).lower() == market.lower():
+        return PaymentTokenError(
+            token,
+            f"the market holds {int(args[1])!r} of it, not the {int(args[2])!r} it owes "
+            f"{account!r}: the token took from the market's balance without a transfer "
+            "(a seizing, rebasing or burning token); nothing moved and the credit stays",
         )
     if name == "ERC20InsufficientBalance":
         return JobPermissionDenied(
@@ -432,7 +440,7 @@ def _withdraw_tx(token: str | None) -> tuple[_Tx, str]:
 
 def _allowance_amount(amount: int) -> int:
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**256:
-        raise InvalidJob("payment", amount, "an allowance is a whole number >= 0")
+        raise InvalidJob("amount", amount, "an allowance is a whole number >= 0")
     return amount
 
 
@@ -661,7 +669,7 @@ class ComputeJobs(ContractWrapper):
         except ContractReverted as exc:  # the market's own reverts are translated above
             if tx.token is None:
                 raise
-            error = _token_error(exc, tx.token, account)
+            error = _token_error(exc, tx.token, account, self.address)
             if error is exc:
                 raise
             raise error from exc
