@@ -190,10 +190,18 @@ def test_a_node_killed_while_accepting_resumes_without_accepting_twice(
             wait_until("the request to be sent", lambda: unmined(agent.address) == 1)
             rpc(chain, "evm_mine")
             first = requested.result(timeout=WAIT)
-        # one block deeper (the node waits for 1 confirmation), the node sees the
-        # job and sends its acceptance, which nothing mines
-        time.sleep(0.5)  # not needed for correctness: gives a node that did not wait a chance
+        # the node has read the chain since the request's block was mined (up to
+        # its parent: it waits for 1 confirmation) and has not acted on the job
+        request_block = chain.block_number
+
+        def polled_past_the_request() -> bool:
+            saved = json.loads(state.read_text()) if state.exists() else {}
+            return int(saved.get("block") or 0) >= request_block - 1
+
+        wait_until("the node to poll after the request was mined", polled_past_the_request)
         assert unmined(hospital.address) == 0
+        # one block deeper, the node sees the job and sends its acceptance, which
+        # nothing mines
         rpc(chain, "evm_mine")
         wait_until("the node's acceptance to be sent", lambda: unmined(hospital.address) == 1)
 
