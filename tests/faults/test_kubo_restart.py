@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faults.conftest import FaultReport
 from tests.ipfs._crashing_kubo import MIB, RestartableKubo, kill
+from tests.ipfs._crashing_kubo import crashing_kubo as crashing_kubo  # the fixture
 from troika import IPFSUnavailable
 from troika.ipfs import CID, KuboStore
 
@@ -28,16 +28,6 @@ SIZE = 24 * MIB
 KILL_AT = 8 * MIB
 
 
-@pytest.fixture
-def restartable_kubo(tmp_path: Path) -> Iterator[RestartableKubo]:
-    node = RestartableKubo(offline=True, workdir=tmp_path / "kubo")
-    node.start()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
 def pins_verify(node: RestartableKubo) -> list[dict[str, object]]:
     """``ipfs pin verify``: one entry per pinned root, each with ``Ok``."""
     out = node.cli("pin", "verify", "--verbose", "--enc=json")
@@ -45,9 +35,9 @@ def pins_verify(node: RestartableKubo) -> list[dict[str, object]]:
 
 
 def test_kubo_killed_mid_upload_keeps_a_consistent_repo(
-    restartable_kubo: RestartableKubo, tmp_path: Path, fault_report: FaultReport
+    crashing_kubo: RestartableKubo, tmp_path: Path, fault_report: FaultReport
 ) -> None:
-    node = restartable_kubo
+    node = crashing_kubo
     source = tmp_path / "big.bin"
     with source.open("wb") as file:
         for block in range(SIZE // MIB):

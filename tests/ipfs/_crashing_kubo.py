@@ -6,6 +6,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from tests._services import Kubo
 
@@ -54,3 +58,14 @@ class KillAndRestart:
 
     def finish(self) -> None:
         self._finished.set()
+
+
+@pytest.fixture
+def crashing_kubo(tmp_path: Path) -> Iterator[RestartableKubo]:
+    """A Kubo of the test's own (offline), to kill and restart; stopped after."""
+    node = RestartableKubo(offline=True, workdir=tmp_path / "kubo")
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ipfs._crashing_kubo import MIB, RestartableKubo
-
-
-@pytest.fixture
-def crashing_kubo(tmp_path: Path) -> Iterator[RestartableKubo]:
-    node = RestartableKubo(offline=True, workdir=tmp_path / "kubo")
-    node.start()
-    try:
-        yield node
-    finally:
-        node.stop()
+from tests.ipfs._crashing_kubo import MIB
+from tests.ipfs._crashing_kubo import crashing_kubo as crashing_kubo  # the fixture
 
 
 @pytest.fixture
