@@ -100,3 +100,16 @@ def test_a_job_paid_in_a_token_and_a_node_that_takes_it(
         error = one_line_error(run(*request(5, "0x1234"), home=home, env=env))
         assert "payment_token" in error
         assert "0x1234" in error
+
+
+def test_a_node_config_with_a_mistyped_token_is_one_line(tmp_path: Path) -> None:
+    """A token address that is not one would refuse every job paid in the
+    token meant: the node does not start."""
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'key = "x"\n[[datasets]]\ntoken = 1\ndata = "d.csv"\n'
+        'min_token_payments = { "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB4" = 1000 }\n'
+    )
+    error = one_line_error(run("compute", "node", "--config", str(config), home=tmp_path))
+    assert "min_token_payments" in error
+    assert "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB4" in error

@@ -8,12 +8,14 @@ with Kubo (the market of tests/compute/test_node.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.compute.test_node import Market, advance, now
 from tests.compute.test_node import market as market  # the fixture
-from troika import PaymentTokenError, PaymentTooLow
+from troika import ConfigError, PaymentTokenError, PaymentTooLow
 from troika.compute._jobs import JobStatus
 from troika.compute._node import DatasetPolicy, Node
 from troika.compute._privacy import StatsQuery
@@ -101,11 +103,34 @@ def test_a_stats_job_paid_in_a_token_follows_each_nodes_token_policy(market: Mar
     assert abs(value - float(np.clip(market.union[0][:, 0], -5, 5).mean())) < 1.0
     share = payment * 8500 // 10_000 // 3 + payment * 1500 // 10_000 // 3
     dust = payment - 3 * share
-    for hospital in market.hospitals:
+    for node, hospital in zip(taking, market.hospitals, strict=True):
         assert jobs.owed(hospital.address) == 0
         assert jobs.owed(hospital.address, token=token.address) == share
-        assert jobs.withdraw(sender=hospital.signer, token=token.address) == share
+        assert node.withdraw() == 0  # nothing in the coin
+        assert node.withdraw(token=token.address.lower()) == share
+        assert node.withdraw(token=token.address) == 0  # paid already
         assert token.call("balanceOf", hospital.address) == share
     assert market.compute.withdraw(token=token.address) == dust
     assert token.call("balanceOf", jobs.address) == 0
     assert token.call("balanceOf", agent.address) == SUPPLY - 3 * share
+
+
+@pytest.mark.parametrize(
+    ("tokens", "field", "value"),
+    [
+        ({"0x1234": 1}, "min_token_payments", "0x1234"),
+        ({"USDC": 1}, "min_token_payments", "USDC"),
+        ({"0x" + "00" * 20: 1}, "min_token_payments", "0x" + "00" * 20),
+        ({"0x" + "ab" * 20: -1}, "min_token_payments[0x" + "ab" * 20 + "]", -1),
+        ({"0x" + "ab" * 20: 1.5}, "min_token_payments[0x" + "ab" * 20 + "]", 1.5),
+    ],
+)
+def test_a_policys_token_minimums_are_checked_when_it_is_made(
+    tokens: dict[str, int], field: str, value: object
+) -> None:
+    """A mistyped token address would otherwise refuse every job paid in the
+    token the owner meant (no job's token matches it)."""
+    with pytest.raises(ConfigError) as caught:
+        DatasetPolicy(1, Path("data.csv"), min_token_payments=tokens)
+    assert (caught.value.field, caught.value.value) == (field, value)
+    assert repr(value) in str(caught.value)

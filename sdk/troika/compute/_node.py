@@ -65,7 +65,7 @@ from troika._files import write_json_atomically
 from troika._json import loads
 from troika.assets._crypto import Envelope, decrypt_bytes, encrypt_bytes, new_content_key
 from troika.assets._registry import commitment_cid
-from troika.compute._jobs import ComputeJobs, Job, JobKind, JobStatus, Shares
+from troika.compute._jobs import ComputeJobs, Job, JobKind, JobStatus, Shares, _token_address
 from troika.compute._models import Model, model_from_bytes
 from troika.compute._privacy import (
     LocalRelease,
@@ -251,6 +251,23 @@ class DatasetPolicy:
     max_epsilon: float | None = None
     # not hashed (a dict): a policy stays hashable, as before the field
     min_token_payments: Mapping[str, int] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        for token, minimum in self.min_token_payments.items():
+            try:
+                _token_address(token)
+            except InvalidJob:
+                raise ConfigError(
+                    "min_token_payments",
+                    token,
+                    "a token is a non-zero 0x-prefixed address of 40 hex digits",
+                ) from None
+            if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
+                raise ConfigError(
+                    f"min_token_payments[{token}]",
+                    minimum,
+                    "a least payment is a whole number >= 0",
+                )
 
 
 @dataclass(frozen=True)
@@ -668,11 +685,17 @@ class Node:
             confirmed.append(job_id)
         return confirmed
 
-    def withdraw(self) -> int:
-        """Collect what the market owes this node's account (0 if nothing)."""
-        if self.jobs.owed(self.address) == 0:
+    def withdraw(self, *, token: str | None = None) -> int:
+        """Collect what the market owes this node's account in the native coin,
+        or in the ERC-20 ``token`` (0 if nothing).
+
+        Raises:
+            InvalidJob: ``token`` is not an address.
+            PaymentTokenError: the token failed the transfer (the credit stays).
+        """
+        if self.jobs.owed(self.address, token=token) == 0:
             return 0
-        return self.jobs.withdraw(sender=self.sender)
+        return self.jobs.withdraw(sender=self.sender, token=token)
 
     def run_forever(self, stop: threading.Event, *, interval: float = 2.0) -> None:
         """Poll until ``stop`` is set (the CLI sets it on SIGTERM)."""
