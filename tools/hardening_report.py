@@ -87,12 +87,7 @@ def run_all(args: argparse.Namespace) -> bool:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "TROIKA_REPORT_DIR": str(directory),
-        # observability counts the examples; coverage collection would only slow it
-        "HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY_NOCOVER": "1",
-    }
+    env = {**os.environ, "TROIKA_REPORT_DIR": str(directory)}
     kubo = kubo_binary()
     if kubo:
         env["TROIKA_KUBO"] = kubo

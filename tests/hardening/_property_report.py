@@ -39,6 +39,16 @@ def is_property(item: pytest.Item) -> bool:
     return cls is not None and cls.__name__.endswith(".TestCase") and hasattr(cls, "settings")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--hardening"):
+        # Observability traces coverage per test case unless told not to (slow before
+        # Python 3.12); the environment variable that says so would also make
+        # hypothesis write every observation under .hypothesis/observed.
+        from hypothesis.internal import observability
+
+        observability.OBSERVABILITY_COLLECT_COVERAGE = False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption("--hardening"):
         return
