@@ -42,6 +42,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -70,6 +71,9 @@ from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
 from flwr.serverapp import Grid, ServerApp
 
+from troika._json import loads
+from troika.assets._crypto import decrypt_bytes, encrypt_bytes
+
 from ._federated import TrainParams
 from ._models import Model, model_from_arrays, model_from_bytes
 from ._tables import features_and_labels
@@ -85,6 +89,8 @@ RUN_RESULT = "troika-result"
 RUN_JOB = "troika-job"
 RUN_LABEL = "troika-label"
 RUN_DELIVER = "troika-deliver"
+#: A run's AES-256 key (base64), which seals the files of its ``troika-result`` folder.
+RUN_SEAL = "troika-seal"
 NODE_SHARD = "troika-shard"
 NODE_RECEIPT = "troika-receipt"
 NODE_REQUIRE_SECURE = "troika-require-secure"
@@ -120,9 +126,16 @@ def _flat(arrays: list[np.ndarray]) -> np.ndarray:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a ``.partial`` sibling, so readers never see half."""
+    _write_bytes(path, text.encode())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` (owner-only, 0600) through a ``.partial`` sibling."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
     partial.replace(path)
 
 
@@ -252,7 +265,7 @@ class _Owner(NumPyClient):
 
     def fit(self, parameters: NDArrays, config: dict[str, Scalar]) -> tuple[NDArrays, int, Any]:
         x, y = self.load()
-        received = model_from_arrays(json.loads(str(config["model-spec"])), parameters)
+        received = model_from_arrays(loads(str(config["model-spec"])), parameters)
         before = received.evaluate(x, y)
         if config["troika-mode"] == "evaluate":
             return [np.array([before["accuracy"], before["loss"]])], len(y), {}
@@ -274,7 +287,7 @@ class _Owner(NumPyClient):
     def evaluate(
         self, parameters: NDArrays, config: dict[str, Scalar]
     ) -> tuple[float, int, dict[str, Scalar]]:
-        digest = model_from_arrays(json.loads(str(config["model-spec"])), parameters).digest()
+        digest = model_from_arrays(loads(str(config["model-spec"])), parameters).digest()
         if self.receipt:
             receipt: dict[str, Any] = {"round": int(config["round"]), "digest": digest}
             # the coordinator's result documents, for the node to check and confirm
@@ -428,11 +441,26 @@ class _Strategy(FedAvg):
         self.model = model_from_arrays(self.model.spec, arrays[:-1])
         return ndarrays_to_parameters(self.model.to_arrays()), {}
 
+    def _still_connected(self, server_round: int, client_manager: Any) -> None:
+        """Flower's client manager would wait a day for a node that has gone
+        (``sample`` waits for ``min_*_clients``): a job's nodes all take part."""
+        connected = client_manager.num_available()
+        if connected < self.nodes:
+            raise JobHalted(
+                f"round {server_round}: only {connected} of {self.nodes} nodes are still "
+                "connected (a node dropped out)"
+            )
+
+    def configure_fit(self, server_round: int, parameters: Parameters, client_manager: Any) -> Any:
+        self._still_connected(server_round, client_manager)
+        return super().configure_fit(server_round, parameters, client_manager)
+
     def configure_evaluate(
         self, server_round: int, parameters: Parameters, client_manager: Any
     ) -> Any:
         if server_round != self.rounds:
             return []  # only the final model goes back to every node, for its receipt
+        self._still_connected(server_round, client_manager)
         if self.deliver is not None:  # with the coordinator's result documents
             self._delivery = self.deliver(self.model, self.round_metrics)
         return super().configure_evaluate(server_round, parameters, client_manager)
@@ -459,12 +487,23 @@ class _SecAggPlus(SecAggPlusWorkflow):
             self.collect_masked_vectors_stage,
             self.unmask_stage,
         )
+        lost: list[str] = []  # which nodes each stage lost, and why: named when it halts
         for step in steps:
-            if not step(grid, context, state):
+            asked, failed = set(state.active_node_ids), len(state.failures)
+            halted = not step(grid, context, state)
+            asked = asked or set(state.sampled_node_ids)  # the setup stage samples them
+            errors = [str(error) for error in state.failures[failed:]]
+            silent = len(asked - state.active_node_ids) - len(errors)
+            if silent > 0:
+                lost.append(f"{silent} sent nothing within {self.timeout} s in {step.__name__}")
+            if errors:
+                lost.append(f"{len(errors)} failed in {step.__name__} ({errors[0][:300]})")
+            if halted:
                 raise JobHalted(
                     f"secure aggregation halted in {step.__name__} with "
                     f"{len(state.active_node_ids)} of {len(state.sampled_node_ids)} nodes "
-                    f"active (threshold {state.threshold})"
+                    f"active (threshold {state.threshold}); nodes lost: "
+                    + ("; ".join(lost) or "none")
                 )
 
 
@@ -515,17 +554,28 @@ class _OnlyNodes(Grid):
         return self._grid.send_and_receive(messages, timeout=timeout)
 
 
+#: How often a node that said no (or nothing) is asked again: its node may
+#: not have recorded its acceptance yet when first asked.
+ASK_AGAIN = 2.0
+
+
 def _taking_part(grid: Grid, job: int, nodes: int, timeout: float) -> set[int]:
-    """Ask every connected node (each once) whether it takes part in ``job``
-    until ``nodes`` of them do: a SuperLink may serve other nodes too."""
+    """Ask every connected node whether it takes part in ``job`` until
+    ``nodes`` of them do (a SuperLink may serve other nodes too); a node that
+    says no is asked again every :data:`ASK_AGAIN` seconds, until ``timeout``."""
     from flwr.app import ConfigRecord, RecordDict
     from flwr.common import MessageType
 
     deadline = time.monotonic() + timeout
-    asked: set[int] = set()
+    asked: dict[int, float] = {}  # node -> when last asked
     taking_part: set[int] = set()
     while True:
-        new = [node for node in grid.get_node_ids() if node not in asked]
+        now = time.monotonic()
+        new = [
+            node
+            for node in grid.get_node_ids()
+            if node not in taking_part and now - asked.get(node, -ASK_AGAIN) >= ASK_AGAIN
+        ]
         if new:
             asks = [
                 Message(
@@ -539,7 +589,7 @@ def _taking_part(grid: Grid, job: int, nodes: int, timeout: float) -> set[int]:
             for reply in grid.send_and_receive(asks, timeout=wait):
                 if not reply.has_error() and reply.has_content():
                     taking_part.add(reply.metadata.src_node_id)
-            asked.update(new)
+            asked.update(dict.fromkeys(new, now))
         if len(taking_part) > nodes:
             raise JobHalted(
                 f"{len(taking_part)} nodes take part in job {job}, for {nodes} datasets"
@@ -554,12 +604,40 @@ def _taking_part(grid: Grid, job: int, nodes: int, timeout: float) -> set[int]:
         time.sleep(0.2)
 
 
-def _write_result(folder: str, result: dict[str, Any], name: str = RESULT_FILE) -> None:
-    _write_atomically(Path(folder) / name, json.dumps(result, sort_keys=True))
+def _write_result(
+    folder: str, result: dict[str, Any], name: str = RESULT_FILE, key: bytes | None = None
+) -> None:
+    """Write one of the files a run shares with its coordinator: sealed
+    (AES-256-GCM under ``key``) when the run has a key, and then only into the
+    folder the coordinator made (gone: it stopped waiting)."""
+    data = json.dumps(result, sort_keys=True).encode()
+    if key is None:
+        _write_bytes(Path(folder) / name, data)
+    elif Path(folder).is_dir():
+        _write_bytes(Path(folder) / name, encrypt_bytes(data, key))
+
+
+def read_result(path: Path, key: bytes | None = None) -> dict[str, Any]:
+    """A file :func:`_write_result` wrote (opened with ``key`` if sealed).
+
+    Raises:
+        DecryptionError: sealed under another key, or tampered with.
+        ValueError: not a JSON object.
+    """
+    data = path.read_bytes()
+    document = loads(decrypt_bytes(data, key) if key is not None else data)
+    if not isinstance(document, dict):
+        raise ValueError(f"{path.name} is not a JSON object")
+    return document
+
+
+def _seal_key(config: Mapping[str, Any]) -> bytes | None:
+    sealed = str(config.get(RUN_SEAL) or "")
+    return base64.b64decode(sealed) if sealed else None
 
 
 def _deliver_through(
-    folder: str, timeout: float
+    folder: str, timeout: float, key: bytes | None = None
 ) -> Callable[[Model, list[dict[str, float]]], dict[str, str]]:
     """Hand the final model to the coordinator (``trained.json``) and wait,
     bounded, for the result documents it pins (``documents.json``)."""
@@ -572,14 +650,14 @@ def _deliver_through(
             "node_digests": {},
             "seconds": 0.0,
         }
-        _write_result(folder, trained, TRAINED_FILE)
+        _write_result(folder, trained, TRAINED_FILE, key)
         path = Path(folder) / DOCUMENTS_FILE
         deadline = time.monotonic() + timeout
         while not path.exists():
             if time.monotonic() > deadline:
                 raise JobHalted(f"the coordinator sent no result documents within {timeout} s")
             time.sleep(0.1)
-        documents = json.loads(path.read_text(encoding="utf-8"))
+        documents = read_result(path, key)
         if documents.get("status") != "ok":
             raise JobHalted(f"the coordinator failed: {documents.get('reason')}")
         return {
@@ -596,9 +674,9 @@ def run_job(grid: Grid, context: Context) -> dict[str, Any]:
     params = TrainParams.from_json(str(config[RUN_PARAMS]))
     model = model_from_bytes(base64.b64decode(str(config[RUN_MODEL])))
     mode, nodes, timeout = str(config[RUN_MODE]), int(config[RUN_NODES]), float(config[RUN_TIMEOUT])
-    deliver = None
+    deliver, key = None, _seal_key(config)
     if config.get(RUN_DELIVER) and config.get(RUN_RESULT):
-        deliver = _deliver_through(str(config[RUN_RESULT]), timeout)
+        deliver = _deliver_through(str(config[RUN_RESULT]), timeout, key)
     strategy = _Strategy(params, model, mode, nodes, deliver)
     started = time.perf_counter()
     try:
@@ -633,10 +711,10 @@ def run_job(grid: Grid, context: Context) -> dict[str, Any]:
     except Exception as exc:
         result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
         if config.get(RUN_RESULT):
-            _write_result(str(config[RUN_RESULT]), result)
+            _write_result(str(config[RUN_RESULT]), result, key=key)
         raise
     if config.get(RUN_RESULT):
-        _write_result(str(config[RUN_RESULT]), result)
+        _write_result(str(config[RUN_RESULT]), result, key=key)
     context.state.config_records["troika-result"] = _as_config_record(result)
     return result
 
