@@ -293,8 +293,14 @@ contract ComputeJobs is ReentrancyGuardTransient {
     /// approved it first) into escrow; the job's credits and refund are in the
     /// token (`withdrawToken`). The market must receive exactly `amount`: a
     /// token that takes a fee on transfer is refused (`TokenAmountMismatch`).
-    /// Checks, then the job's record, then the one transfer (a token that calls
-    /// back finds the market locked: nonReentrant).
+    /// Checks, then the job's record, then the one transfer. A token that calls
+    /// back during the transfer finds the calls that move or release money
+    /// locked (`requestJobWithToken`, `refund`, `withdraw`, `withdrawToken`
+    /// are nonReentrant); the others (`requestJob`, `acceptJob`,
+    /// `submitResult`, `setBudget`, `registerNode`) are not guarded: the token
+    /// calls them as itself, with only its own rights, and finds this job
+    /// recorded in full. They pay nothing out, and the balance check after the
+    /// transfer reverts the whole request unless the escrow grew by `amount`.
     /// @return jobId sequential from 1, shared with native-coin jobs.
     function requestJobWithToken(
         Kind kind,

@@ -6,8 +6,9 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 /// @notice A hostile ERC-20: after every balance change it moves (a transfer,
 /// a transferFrom) it re-enters `target` with every call the test set, as the
 /// token contract itself; each attempt's outcome is recorded (zero for
-/// success, else the revert's selector). A test of ComputeJobs' reentrancy
-/// guard on the token paths (`requestJobWithToken`, `withdrawToken`).
+/// success, else the revert's selector). A test of ComputeJobs on the token
+/// paths (`requestJobWithToken`, `withdrawToken`): its guarded calls refuse
+/// the token, its unguarded ones give it only its own rights.
 contract ReentrantToken is ERC20 {
     address public immutable target;
     bytes[] private _calls;

@@ -9,7 +9,11 @@ call that sends coin is ``withdraw`` (refunds are credits); the
 AssetRegistry has no payable path at all. A job paid in an ERC-20 token
 calls the token twice: ``requestJobWithToken`` pulls the payment and
 ``withdrawToken`` pays it out; ``ReentrantToken`` re-enters the market from
-inside both transfers and finds it locked.
+inside both transfers with every state-changing call. The four that move or
+release money (``requestJobWithToken``, ``refund``, ``withdraw``,
+``withdrawToken``) are nonReentrant and refuse it; the others are not
+guarded and do what the token's own rights allow, with the job recorded in
+full and the escrow still exactly the amount named.
 
 Access control: every state-changing function of both contracts, read from
 their ABIs, has an entry in ``RULES`` naming the tests where the right caller
@@ -41,6 +45,14 @@ PARAMS = hashlib.sha256(b"params").digest()
 RESULT = hashlib.sha256(b"result").digest()
 ZERO = "0x" + "00" * 20
 GUARDED = keccak(b"ReentrancyGuardReentrantCall()")[:4]
+SUCCEEDED = bytes(4)
+
+
+def refused(signature: str) -> bytes:
+    """The selector of the custom error with this signature (what a revert starts with)."""
+    return keccak(signature.encode())[:4]
+
+
 MINTER_ROLE = keccak(b"MINTER_ROLE")
 
 
@@ -231,10 +243,30 @@ def test_a_reentrant_owner_and_node_gets_exactly_its_credits(market: Market) -> 
     market.check_money(paid_in)
 
 
+def _token_reentries(market: Market, token: str, args: tuple[Any, ...]) -> list[bytes]:
+    """Every state-changing call of the market, as the token re-enters with
+    them: the four guarded ones, then the five unguarded ones (on job 1 and
+    the attacker's dataset)."""
+    ours = market.ours
+    return [
+        market.calldata("withdrawToken", token),
+        market.calldata("withdraw"),
+        market.calldata("refund", 1),
+        market.calldata("requestJobWithToken", *args, token, ETHER),
+        market.calldata("requestJob", *args),
+        market.calldata("acceptJob", 1, ours),
+        market.calldata("submitResult", 1, RESULT, RESULT),
+        market.calldata("setBudget", ours, 20_000),
+        market.calldata("registerNode", ours, token),
+    ]
+
+
 def test_a_reentrant_token_finds_the_market_locked_while_it_moves(market: Market) -> None:
     """A hostile payment token calls back into the market from inside the
     transfer that escrows a job's payment and the one that pays its refund
-    out: every guarded call is refused, the job is recorded once, and the
+    out: every guarded call is refused; the unguarded ones are refused too,
+    by the rights the token lacks (no licence, not the dataset's owner or
+    node) or by the job's status; the job is recorded once, and the
     requester gets its tokens back exactly once."""
     chain, jobs, requester = market.chain, market.jobs, market.requester
     token = chain.deploy("ReentrantToken", jobs.address, sender=market.stranger, record=False)
@@ -242,16 +274,18 @@ def test_a_reentrant_token_finds_the_market_locked_while_it_moves(market: Market
     token.transact("approve", jobs.address, 10 * ETHER, sender=requester)
     deadline = now(chain) + 60
     args = (STATS, [market.ours], 0, PARAMS, deadline, 1, (9000, 0, 1000))
-    calls = [
-        market.calldata("withdrawToken", token.address),
-        market.calldata("withdraw"),
-        market.calldata("refund", 1),
-        market.calldata("requestJobWithToken", *args, token.address, ETHER),
-    ]
+    calls = _token_reentries(market, token.address, args)
     token.transact("setReentries", calls, sender=market.stranger)
     jobs.transact("requestJobWithToken", *args, token.address, ETHER, sender=requester)
     assert token.call("callbacks") == 1
-    assert token.call("outcomes") == [GUARDED] * 4
+    not_owner = refused("NotDatasetOwner(uint256,address)")
+    assert token.call("outcomes") == [GUARDED] * 4 + [
+        refused("NoAccess(uint256,address)"),  # requestJob: the token holds no licence
+        refused("NotOwnerOrNode(uint256,address)"),  # acceptJob: job 1 is requested
+        refused("InvalidStatus(uint256,uint8)"),  # submitResult: job 1 is not running
+        not_owner,  # setBudget
+        not_owner,  # registerNode
+    ]
     assert jobs.call("jobCount") == 1
     assert token.call("balanceOf", jobs.address) == ETHER
     assert jobs.call("job", 1)[14] == token.address
@@ -261,7 +295,14 @@ def test_a_reentrant_token_finds_the_market_locked_while_it_moves(market: Market
     assert jobs.call("owedToken", token.address, requester) == ETHER
     jobs.transact("withdrawToken", token.address, sender=requester)
     assert token.call("callbacks") == 2
-    assert token.call("outcomes") == [GUARDED] * 4
+    settled = refused("InvalidStatus(uint256,uint8)")  # job 1 is refunded
+    assert token.call("outcomes") == [GUARDED] * 4 + [
+        refused("DeadlineInPast(uint64)"),  # requestJob: the same deadline, passed now
+        settled,  # acceptJob
+        settled,  # submitResult
+        not_owner,
+        not_owner,
+    ]
     assert token.call("balanceOf", requester) == 10 * ETHER
     assert token.call("balanceOf", jobs.address) == 0
     assert jobs.call("owedToken", token.address, requester) == 0
@@ -269,6 +310,48 @@ def test_a_reentrant_token_finds_the_market_locked_while_it_moves(market: Market
     with pytest.raises(ContractReverted) as nothing:
         jobs.transact("withdrawToken", token.address, sender=requester)
     assert nothing.value.error == "NothingOwedInToken"
+    market.check_money(0)  # no coin moved
+
+
+def test_a_reentrant_token_with_rights_runs_a_job_inside_its_transfer_and_gains_nothing(
+    market: Market,
+) -> None:
+    """The unguarded calls are open to a token that holds rights: licensed
+    to the attacker's dataset and registered as its node, the token requests
+    a job of its own, accepts job 1 and confirms its result from inside the
+    transfer that escrows job 1's payment. Job 1 is recorded in full before
+    the transfer, so it completes and is credited; the credits are exactly
+    the escrowed amount, the guarded calls still refuse, and no token or coin
+    leaves the market until the payees withdraw."""
+    chain, jobs, requester = market.chain, market.jobs, market.requester
+    token = chain.deploy("ReentrantToken", jobs.address, sender=market.stranger, record=False)
+    token.transact("mint", requester, 10 * ETHER, sender=market.stranger)
+    token.transact("approve", jobs.address, 10 * ETHER, sender=requester)
+    ours = market.ours
+    in_a_day = now(chain) + 86_400
+    licence = _grant(chain, market.registry, ours, token.address, in_a_day)
+    market.attacker.transact("forward", market.registry.address, licence, sender=market.stranger)
+    market.as_attacker("registerNode", ours, token.address)
+    deadline = now(chain) + 60
+    args = (STATS, [ours], 0, PARAMS, deadline, 1, (9000, 0, 1000))
+    token.transact(
+        "setReentries", _token_reentries(market, token.address, args), sender=market.stranger
+    )
+    jobs.transact("requestJobWithToken", *args, token.address, ETHER, sender=requester)
+    assert token.call("callbacks") == 1
+    not_owner = refused("NotDatasetOwner(uint256,address)")
+    assert token.call("outcomes") == [GUARDED] * 4 + [SUCCEEDED] * 3 + [not_owner] * 2
+    assert jobs.call("jobCount") == 2
+    assert market.status(1) == COMPLETED
+    assert jobs.call("job", 2)[2] == REQUESTED  # the token's own job, paid nothing
+    assert int(jobs.call("job", 2)[6]) == 0
+    assert list(jobs.call("budget", ours)) == [10_000, 1]  # job 1's epsilon, spent once
+    # 90 % to the dataset's owner, 10 % to the participating node: all of the escrow
+    owner_share = int(jobs.call("owedToken", token.address, market.attacker.address))
+    node_share = int(jobs.call("owedToken", token.address, token.address))
+    assert (owner_share, node_share) == (ETHER * 9 // 10, ETHER // 10)
+    assert token.call("balanceOf", jobs.address) == owner_share + node_share == ETHER
+    assert jobs.call("owedToken", token.address, requester) == 0
     market.check_money(0)  # no coin moved
 
 
