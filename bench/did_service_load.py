@@ -32,20 +32,16 @@ the table goes to stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import platform
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -54,8 +50,10 @@ import httpx
 
 from troika.did import KeyPair, Resolver, pkh_did, to_checksum_address
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serving import serving
+
 ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 30.0
 GOAL_RPS, GOAL_P99_MS = 1000.0, 20.0
 LUA = """
 paths = {}
@@ -95,32 +93,6 @@ def bare_app(body: bytes, media_type: str) -> Any:
             Route("/health", health),
         ]
     )
-
-
-@contextlib.contextmanager
-def serving(command: list[str], port: int, log: Path) -> Iterator[str]:
-    """Run a server process; yield its base URL once /health answers; always stop it."""
-    env = {k: v for k, v in os.environ.items() if k != "TROIKA_RPC_URL"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{command[:4]} did not start:\n{log.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
 
 def wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, float]:
@@ -215,7 +187,10 @@ def main() -> int:
                         str(work / "body.json"),
                     ]
                 )
-                with serving(command, port, work / f"{side}.log") as url, httpx.Client() as client:
+                with (
+                    serving(command, port, work / f"{side}.log") as (url, _),
+                    httpx.Client() as client,
+                ):
                     for path in paths:  # warm the cache, and check every answer
                         response = client.get(url + path, timeout=10)
                         if response.status_code != 200:

@@ -37,21 +37,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import os
 import random
 import secrets
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,8 +56,10 @@ import httpx
 
 from troika.did import KeyPair
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serving import serving
+
 ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 30.0
 KNOWN = 200
 
 
@@ -82,11 +80,9 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-@contextlib.contextmanager
-def serving(cache_size: int, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``troika did serve`` as a process; yields its URL once /health answers; stops it."""
-    port = free_port()
-    command = [
+def serve_command(cache_size: int, port: int) -> list[str]:
+    """``troika did serve`` on ``port`` with a cache of ``cache_size`` results."""
+    return [
         sys.executable,
         "-m",
         "troika.cli",
@@ -99,27 +95,6 @@ def serving(cache_size: int, log: Path) -> Iterator[tuple[str, subprocess.Popen[
         "--log-level",
         "warning",
     ]
-    env = {k: v for k, v in os.environ.items() if k != "TROIKA_RPC_URL"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the service did not start:\n{log.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield url, process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
 
 class Sampler(threading.Thread):
@@ -258,9 +233,13 @@ def run(
 ) -> dict[str, Any]:
     """One load run; its figures."""
     known = known_dids()
+    port = free_port()
     with (
         tempfile.TemporaryDirectory() as folder,
-        serving(cache_size, Path(folder) / "service.log") as (url, process),
+        serving(serve_command(cache_size, port), port, Path(folder) / "service.log") as (
+            url,
+            process,
+        ),
     ):
         with httpx.Client(base_url=url, timeout=10) as client:
             for identifier in known:  # warm up: the known DIDs are cached from here on
