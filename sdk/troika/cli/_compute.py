@@ -200,7 +200,7 @@ class _DatasetEntry(BaseModel):
 class _FlowerEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    superlink: str = Field(pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$")
+    superlink: str  # checked by FlowerSettings
     root_certificates: Path | None = None
     require_secure: bool = False
 
@@ -252,6 +252,7 @@ def node(
     check policy, budget and licences, and accept; with a flower section,
     run a Flower SuperNode for the coordinator's SuperLink and confirm the
     results it delivers. Stops cleanly (the SuperNode too) on SIGTERM."""
+    from troika._errors import ConfigError
     from troika.compute._jobs import JobKind
     from troika.compute._node import DatasetPolicy, FlowerSettings, Node
 
@@ -270,11 +271,14 @@ def node(
     ]
     flower = None
     if settings.flower is not None:
-        flower = FlowerSettings(
-            settings.flower.superlink,
-            root_certificates=settings.flower.root_certificates,
-            require_secure=settings.flower.require_secure,
-        )
+        try:
+            flower = FlowerSettings(
+                settings.flower.superlink,
+                root_certificates=settings.flower.root_certificates,
+                require_secure=settings.flower.require_secure,
+            )
+        except ConfigError as exc:  # named as in the file
+            raise ConfigError(f"flower.{exc.field}", exc.value, "expected host:port") from exc
     stop = threading.Event()
 
     def on_signal(number: int, _frame: FrameType | None) -> None:
@@ -309,9 +313,15 @@ def node(
 def _watch(worker: Node, stop: threading.Event, interval: float, *, once: bool) -> None:
     """Poll the chain (and confirm delivered results) until ``stop`` is set."""
     from troika._errors import ComputeError
+    from troika.compute._node import _TRANSIENT
 
     while not stop.is_set():
-        for decision in worker.poll():
+        try:
+            decisions = worker.poll()
+        except (ComputeError, *_TRANSIENT) as exc:  # an outage: the next poll retries
+            _err.print(f"poll failed: {exc}")
+            decisions = []
+        for decision in decisions:
             verdict = "accepted" if decision.accepted else f"refused: {decision.reason}"
             sys.stdout.write(
                 json.dumps(
@@ -332,7 +342,7 @@ def _watch(worker: Node, stop: threading.Event, interval: float, *, once: bool) 
         try:
             for job_id in worker.confirm_delivered():
                 _err.print(f"job {job_id}: result confirmed on chain")
-        except ComputeError as exc:  # keep watching; the next round retries
+        except (ComputeError, *_TRANSIENT) as exc:  # keep watching; the next round retries
             _err.print(f"job results: {exc}")
         if once:
             break

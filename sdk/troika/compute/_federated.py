@@ -36,6 +36,7 @@ import base64
 import contextlib
 import copy
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -50,13 +51,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from troika._errors import InvalidJob, JobFailed
+from troika._closing import Closing
+from troika._errors import ConfigError, InvalidJob, JobFailed
 from troika._json import loads
 
 from ._models import LogisticRegressionModel, Model, model_from_bytes
@@ -607,6 +608,19 @@ clientapp = "troikajob.app:client_app"
 """
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -632,9 +646,14 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-class _Processes:
-    """Flower's processes started with troika's environment, logs in :attr:`folder`,
-    stopped together (each in its own session, so its helpers stop with it)."""
+#: Secrets of troika's own that Flower's processes never see (``/proc/<pid>/environ``).
+_SECRET_ENV = ("TROIKA_KEY_PASSWORD", "TROIKA_PINNING_TOKEN")
+
+
+class _Processes(Closing):
+    """Flower's processes started with troika's environment (less its secrets),
+    logs in :attr:`folder`, stopped together (each in its own session, so its
+    helpers stop with it)."""
 
     def __init__(self, folder: Path | None) -> None:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -642,6 +661,7 @@ class _Processes:
         self._given_folder = folder is not None
         self._processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[Any] = []
+        self._log_of: dict[int, Any] = {}  # by process id
 
     def _open_folder(self) -> None:
         if not self._given_folder:
@@ -654,7 +674,7 @@ class _Processes:
         return str(found) if found.exists() else (shutil.which(name) or name)
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
         # Flower starts its helpers (flower-superexec, flwr-serverapp, flwr-clientapp) by name.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["FLWR_HOME"] = str(self.folder / "flwr-home")
@@ -674,15 +694,8 @@ class _Processes:
             start_new_session=True,
         )
         self._processes.append(process)
+        self._log_of[process.pid] = log
         return process
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL after 10 s) and close the logs."""
@@ -701,6 +714,7 @@ class _Processes:
         for log in self._logs:
             log.close()
         self._logs.clear()
+        self._log_of.clear()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
@@ -732,7 +746,10 @@ class FlowerDeployment(_Processes):
         port: The SuperLink's port (one HTTP port for the Fleet and Control
             APIs in Flower 1.42); a free one if None.
         certificates: TLS: the CA certificate, the SuperLink's certificate and
-            its key (PEM files); insecure (plain HTTP) if None.
+            its key (PEM files); insecure (plain HTTP) if None, on loopback only.
+
+    Raises:
+        ConfigError: a ``host`` other than loopback without ``certificates``.
 
     Example:
         ``with FlowerDeployment(paths) as fleet: train_federated((), params,
@@ -753,6 +770,8 @@ class FlowerDeployment(_Processes):
         port: int | None = None,
         certificates: tuple[Path, Path, Path] | None = None,
     ) -> None:
+        if certificates is None and not _loopback(host):
+            raise ConfigError("host", host, "a SuperLink beyond loopback needs certificates (TLS)")
         super().__init__(folder)
         self.shard_paths = [Path(p).resolve() for p in shard_paths]
         self.nodes = len(self.shard_paths)
@@ -762,7 +781,6 @@ class FlowerDeployment(_Processes):
         self.host = host
         self.port = port or 0
         self.certificates = certificates
-        self._runs = 0
 
     @property
     def address(self) -> str:
@@ -877,20 +895,61 @@ class FlowerDeployment(_Processes):
         """
         from . import _flower_app as app
 
-        self._runs += 1
-        job = self.folder / f"run-{self._runs}"
+        # Named by job and a random suffix: a coordinator restarted on the same
+        # folder starts no run where an old one was. Owner-only (0700), and
+        # removed as soon as the run ends, whatever its outcome.
+        job = self.folder / f"run-{run_config.get(app.RUN_JOB, 'local')}-{uuid.uuid4().hex[:12]}"
+        job.mkdir(mode=0o700, parents=True)
+        job.chmod(0o700)  # whatever the umask
+        try:
+            return self._run(job, run_config, deliver)
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
+
+    def _run(
+        self,
+        job: Path,
+        run_config: dict[str, Any],
+        deliver: Callable[[dict[str, Any]], tuple[bytes, bytes]] | None,
+    ) -> dict[str, Any]:
+        from troika.assets._crypto import new_content_key
+
+        from . import _flower_app as app
+
         package = job / "app" / "troikajob"
         package.mkdir(parents=True)
         (package / "__init__.py").write_text("")
         (package / "app.py").write_text(_APP_MODULE)
         result_dir = job / "result"
+        result_dir.mkdir(mode=0o700)
+        key = new_content_key()  # seals the files the ServerApp and this process share
         config = {**run_config, app.RUN_RESULT: str(result_dir)}
         if deliver is not None:
             config[app.RUN_DELIVER] = True
-        lines = "\n".join(f"{key} = {_toml_value(value)}" for key, value in config.items())
+        # The secrets (the starting model, decrypted from the requester's
+        # licence, and the run's key) go in an override file, not in the app's
+        # defaults: those are packed into the FAB that Flower installs under
+        # flwr-home; the override stays in the SuperLink's memory.
+        secret = {app.RUN_MODEL: str(config[app.RUN_MODEL]), app.RUN_SEAL: _b64(key)}
+        config |= dict.fromkeys(secret, "")
+        lines = "\n".join(f"{k} = {_toml_value(v)}" for k, v in config.items())
         (job / "app" / "pyproject.toml").write_text(_APP_PYPROJECT.format(config=lines))
-        out = self._flwr("run", str(job / "app"), "troika", "--format", "json")
-        run_id = json.loads(out[out.index("{") :])["run-id"]
+        overrides = job / "run-config.toml"
+        descriptor = os.open(overrides, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write("\n".join(f"{k} = {_toml_value(v)}" for k, v in secret.items()) + "\n")
+        try:
+            out = self._flwr(
+                "run", str(job / "app"), "troika", "--run-config", str(overrides),
+                "--format", "json",
+            )  # fmt: skip
+        finally:  # the SuperLink holds the run now
+            overrides.unlink(missing_ok=True)
+            shutil.rmtree(job / "app", ignore_errors=True)
+        submitted = json.loads(out[out.index("{") :]) if "{" in out else {}
+        if "run-id" not in submitted:  # `flwr run --format json` exits 0 on its errors too
+            raise JobFailed(None, f"flwr run failed: {submitted.get('error-message', out)}")
+        run_id = submitted["run-id"]
         deadline = time.monotonic() + self.run_timeout
         result_file = result_dir / app.RESULT_FILE
         trained_file, documents_file = (
@@ -900,23 +959,25 @@ class FlowerDeployment(_Processes):
         checked = time.monotonic()
         while time.monotonic() < deadline:
             if result_file.exists():
-                result: dict[str, Any] = json.loads(result_file.read_text())
+                result = app.read_result(result_file, key)
                 if result["status"] != "ok":
                     raise JobFailed(None, f"run {run_id}: {result['reason']}")
                 return result
             if deliver is not None and trained_file.exists() and not documents_file.exists():
                 try:
-                    result_bytes, report_bytes = deliver(json.loads(trained_file.read_text()))
+                    result_bytes, report_bytes = deliver(app.read_result(trained_file, key))
                 except BaseException as exc:  # the ServerApp stops waiting, and halts
                     failed = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
-                    app._write_result(str(result_dir), failed, app.DOCUMENTS_FILE)
+                    app._write_result(str(result_dir), failed, app.DOCUMENTS_FILE, key)
                     raise
+                finally:  # the trained model: in this process's memory only from now
+                    trained_file.unlink(missing_ok=True)
                 documents = {
                     "status": "ok",
                     "result": base64.b64encode(result_bytes).decode(),
                     "report": base64.b64encode(report_bytes).decode(),
                 }
-                app._write_result(str(result_dir), documents, app.DOCUMENTS_FILE)
+                app._write_result(str(result_dir), documents, app.DOCUMENTS_FILE, key)
             # `flwr ls` is a process that imports Flower: ask it now and then only
             if time.monotonic() - checked > 5.0:
                 checked = time.monotonic()
@@ -1012,6 +1073,9 @@ class SuperNode(_Processes):
             return None
         code = self.process.returncode
         self._processes.remove(self.process)
+        log = self._log_of.pop(self.process.pid)  # the dead process's: not one fd per restart
+        self._logs.remove(log)
+        log.close()
         self._launch()
         return code
 

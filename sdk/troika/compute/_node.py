@@ -53,12 +53,15 @@ from troika._errors import (
     ComputeError,
     ConfigError,
     InvalidJob,
+    IPFSUnavailable,
     JobFailed,
     JobStateError,
     NotLicensed,
     PaymentTokenError,
     PaymentTooLow,
     ResultMismatch,
+    RPCUnavailable,
+    TransactionTimeout,
     TroikaError,
 )
 from troika._files import write_json_atomically
@@ -137,6 +140,10 @@ def _checked_block(document: bytes, digest: bytes, job_id: int) -> bytes:
 def _fetch_block(store: PinningStore, digest: bytes, job_id: int) -> bytes:
     """The raw block a job's on-chain digest names, checked against the digest."""
     return _checked_block(store.get(commitment_cid(digest)), digest, job_id)
+
+
+#: Outages a later poll may not meet: a node retries rather than refuse for good.
+_TRANSIENT = (IPFSUnavailable, RPCUnavailable, TransactionTimeout)
 
 
 # -- the job's specification ----------------------------------------------------------
@@ -302,8 +309,17 @@ class FlowerSettings:
 
     def __post_init__(self) -> None:
         host, _, port = self.superlink.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError("superlink", self.superlink, "expected host:port")
+        bracketed = host.startswith("[") and host.endswith("]")  # an IPv6 address
+        if (
+            not host
+            or any(c.isspace() for c in host)
+            or (":" in host and not bracketed)
+            or not port.isdigit()
+            or not 0 < int(port) < 65536
+        ):
+            raise ConfigError(
+                "superlink", self.superlink, "expected host:port (an IPv6 host in brackets)"
+            )
 
 
 class Node:
@@ -422,8 +438,13 @@ class Node:
         job = self.jobs.job(job_id)
         if self.jobs.participant_of(job_id, dataset_id).lower() == self.address.lower():
             # Accepted before a crash lost the decision: record it, send nothing.
-            spec = JobSpec.from_json(_fetch_block(self.assets.store, job.params_digest, job_id))
-            return NodeDecision(job_id, dataset_id, True), self._runnable(job, spec)
+            try:
+                block = _fetch_block(self.assets.store, job.params_digest, job_id)
+                runnable = self._runnable(job, JobSpec.from_json(block))
+            except ComputeError as unrunnable:  # accepted, but this node cannot take part
+                _log.warning("job %d, dataset %d: cannot run: %s", job_id, dataset_id, unrunnable)
+                return NodeDecision(job_id, dataset_id, True, str(unrunnable)), None
+            return NodeDecision(job_id, dataset_id, True), runnable
         try:
             spec = self.check(job, dataset_id)
             runnable = self._runnable(job, spec)
@@ -434,15 +455,19 @@ class Node:
         _log.info("job %d, dataset %d: accepted", job_id, dataset_id)
         return NodeDecision(job_id, dataset_id, True), runnable
 
-    def _runnable(self, job: Job, spec: JobSpec) -> dict[str, Any]:
+    def _runnable(self, job: Job, spec: JobSpec) -> dict[str, Any] | None:
         """What this node's ClientApp will agree to run for an accepted job (on
-        a Flower deployment): the spec's kind, label and parameters, and the
-        checksum of the model token's weights, from its public metadata
-        (checked against the token's commitment on chain).
+        a Flower deployment; None for a node without one): the spec's kind,
+        label and parameters, and the checksum of the model token's weights,
+        from its public metadata (checked against the token's commitment on chain).
 
         Raises:
-            InvalidJob: the model token's metadata cannot be read or has no checksum.
+            InvalidJob: the model token's metadata is unreadable or has no checksum.
+            IPFSUnavailable, RPCUnavailable, TransactionTimeout: an outage; the
+                caller decides nothing, and the next poll asks again.
         """
+        if self.flower is None:
+            return None
         runnable: dict[str, Any] = {
             "kind": spec.kind,
             "label": spec.label,
@@ -451,6 +476,8 @@ class Node:
         if job.model:
             try:
                 checksum = self.assets.asset(job.model).metadata.properties.checksum
+            except _TRANSIENT:
+                raise  # an outage, not a verdict on the job: the next poll retries
             except TroikaError as exc:
                 raise InvalidJob("model", job.model, f"its metadata cannot be read: {exc}") from exc
             if checksum is None:
@@ -463,7 +490,9 @@ class Node:
 
         Raises:
             JobStateError: the job is not open for acceptance.
-            InvalidJob: a kind or model the policy refuses, or a bad spec.
+            InvalidJob: a kind or model the policy refuses, a bad spec, or a
+                training outside SecAgg+ on a node whose ``flower`` settings
+                ``require_secure``.
             PaymentTooLow: below the policy's minimum (for the job's coin or token).
             PaymentTokenError: paid in a token the policy does not list.
             BudgetExhausted: more epsilon than the policy or the budget allows.
@@ -499,6 +528,9 @@ class Node:
             if abs(query.epsilon - job.epsilon) > 1e-3:
                 raise InvalidJob("epsilon", job.epsilon, f"the spec spends {query.epsilon}")
         elif job.kind is JobKind.FEDERATED_TRAIN:
+            flower = self.flower
+            if flower is not None and flower.require_secure and not spec.train_params().secure:
+                raise InvalidJob("secure", False, f"dataset {dataset_id} trains only under SecAgg+")
             needed = training_epsilon(spec.train_params())
             if needed > job.epsilon + 1e-3:
                 raise InvalidJob(
@@ -540,15 +572,28 @@ class Node:
         Raises:
             ResultMismatch: the result is not what this node computed or received.
         """
-        document = loads(result)  # troika._json: nesting bounded
+        try:
+            document = loads(result)  # troika._json: nesting bounded
+        except ValueError as exc:  # not UTF-8, not JSON, or nested too deep
+            raise ResultMismatch(job_id, CID.of(result), f"is not JSON ({exc})") from exc
+        if not isinstance(document, dict):
+            raise ResultMismatch(job_id, CID.of(result), "is not a JSON object")
         if document.get("job") != job_id:
             raise ResultMismatch(job_id, CID.of(result), "names another job")
-        if "model" in document and document["model"].get("digest") != self.received.get(job_id):
+        model = document.get("model")
+        if "model" in document and (
+            not isinstance(model, dict) or model.get("digest") != self.received.get(job_id)
+        ):
             raise ResultMismatch(
                 job_id, CID.of(result), "is not the model this node received in the last round"
             )
+        releases = document.get("releases")
         for (job, dataset), release in self.releases.items():
-            if job == job_id and document["releases"].get(str(dataset)) != _release_json(release):
+            if job != job_id:
+                continue
+            if not isinstance(releases, dict) or releases.get(str(dataset)) != _release_json(
+                release
+            ):
                 raise ResultMismatch(
                     job_id, CID.of(result), f"misstates dataset {dataset}'s release"
                 )
@@ -651,8 +696,9 @@ class Node:
         node's SuperNode, each checked by :meth:`confirm` against the digest of
         the final model this node's ClientApp received; the jobs confirmed now.
 
-        A result that fails the check is refused once and for all (logged);
-        a failed transaction is retried on the next call.
+        A result that fails the check, or a delivery that is not one (bad
+        JSON or base64, a field missing), is refused once and for all
+        (logged); a failed transaction is retried on the next call.
         """
         if self.flower is None or self._state_path is None:
             return []
@@ -663,17 +709,17 @@ class Node:
                 done = set(self._state["confirmed"]) | set(self._state.get("refused", []))
             if job_id in done:
                 continue
-            delivered = json.loads(path.read_text(encoding="utf-8"))
-            if "result" not in delivered:
-                continue
-            self.received[job_id] = str(delivered["digest"])
             try:
+                delivered = loads(path.read_text(encoding="utf-8"))
+                if "result" not in delivered:
+                    continue  # the receipt alone: the documents come with the final model
+                self.received[job_id] = str(delivered["digest"])
                 self.confirm(
                     job_id,
-                    base64.b64decode(delivered["result"]),
-                    base64.b64decode(delivered["report"]),
+                    base64.b64decode(delivered["result"], validate=True),
+                    base64.b64decode(delivered["report"], validate=True),
                 )
-            except (ResultMismatch, JobStateError) as refused:
+            except (ResultMismatch, JobStateError, ValueError, KeyError, TypeError) as refused:
                 _log.warning("job %d: not confirmed: %s", job_id, refused)
                 with self._lock:
                     self._state.setdefault("refused", []).append(job_id)
@@ -704,7 +750,7 @@ class Node:
                 self.poll()
                 self.revive_supernode()
                 self.confirm_delivered()
-            except ComputeError as exc:  # keep watching; the next poll retries
+            except (ComputeError, *_TRANSIENT) as exc:  # keep watching; the next poll retries
                 _log.warning("poll failed: %s", exc)
             stop.wait(interval)
 
