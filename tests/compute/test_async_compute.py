@@ -136,11 +136,21 @@ def test_an_async_requester_gets_the_errors_the_sync_one_gets(
         sync_error.value.account,
     )
     assert str(not_licensed) == str(sync_error.value)
+    # the contract's NoAccess(tokenId, account): the first dataset the outsider
+    # neither owns nor holds a licence for is the second
+    assert str(not_licensed) == (
+        f"{outsider.address!r} may not use token {market.datasets[1]!r}: "
+        "ask its owner for a licence"
+    )
     assert isinstance(not_done, JobStateError)
     assert not_done.status == "requested"
     assert isinstance(not_due, JobStateError)
     assert not_due.status == "requested"  # read from the chain after the revert
-    assert "deadline" in str(not_due)
+    # the contract's DeadlineNotPassed(jobId, deadline): the job is the last one requested
+    assert str(not_due) == (
+        f"job {market.jobs.job_count()!r} is requested: it can be refunded only from "
+        f"its deadline {deadline} on"
+    )
 
 
 def _assets_of(on: Market, identity: Identity) -> Assets:
