@@ -101,6 +101,35 @@ def test_a_job_paid_in_a_token_and_a_node_that_takes_it(
         assert "payment_token" in error
         assert "0x1234" in error
 
+        # withdrawals in the token: the node's account for the job it ran (it
+        # confirms a result digest by hand here), the agent's refund of the other
+        digest = bytes(range(32))
+        jobs.submit_result(first, digest, digest, sender=hospital.signer)
+        chain.w3.provider.make_request("evm_increaseTime", [3601])  # type: ignore[arg-type]
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        jobs.refund(second, sender=agent.signer)
+
+        def withdraw(key: str, *token_option: str) -> dict[str, object]:
+            done = run(
+                "compute", "withdraw", *token_option, "--key", key, "--json", home=home, env=env
+            )
+            assert done.returncode == 0, done.stderr
+            answer: dict[str, object] = json.loads(done.stdout)
+            return answer
+
+        # one dataset, so the owners' and the nodes' shares both go to the hospital
+        paid = {"account": hospital.address, "amount": 1000, "token": token.address}
+        assert withdraw("hospital", "--token", token.address) == paid
+        assert token.call("balanceOf", hospital.address) == 1000
+        assert withdraw("hospital", "--token", token.address)["amount"] == 0  # paid already
+        assert withdraw("hospital")["amount"] == 0  # nothing in the coin
+        assert withdraw("agent", "--token", token.address)["amount"] == 999
+        assert token.call("balanceOf", agent.address) == 10**6 - 1000
+        error = one_line_error(
+            run("compute", "withdraw", "--token", "0x1234", "--key", "agent", home=home, env=env)
+        )
+        assert "0x1234" in error
+
 
 def test_a_node_config_with_a_mistyped_token_is_one_line(tmp_path: Path) -> None:
     """A token address that is not one would refuse every job paid in the

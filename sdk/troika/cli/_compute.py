@@ -184,6 +184,38 @@ def result(
     emit(as_json, data, fields_table(f"job {job_id} result", data))
 
 
+@compute_app.command("withdraw")
+def withdraw(
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Collect the credits in this ERC-20 token (its address) instead of the "
+            "native coin.",
+        ),
+    ] = None,
+    key: KeyOption = None,
+    password_file: PasswordFileOption = None,
+    rpc: RpcOption = None,
+    ipfs: IpfsOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Collect what the market owes the --key's account (a requester's refunds
+    and dust, a dataset owner's or a node's payments): in the native coin, or
+    in the ERC-20 --token; 0 if nothing is owed."""
+    with _market(rpc, ipfs, home, key, password_file) as (jobs, _, assets):
+        if assets.identity is None or assets.sender is None:
+            raise typer.BadParameter("give --key: the market pays the key's account")
+        account = assets.identity.address
+        amount = 0
+        if jobs.owed(account, token=token) > 0:
+            amount = jobs.withdraw(sender=assets.sender, token=token)
+    data: dict[str, Any] = {"account": account, "amount": amount, "token": token}
+    unit = f"of token {token}" if token is not None else "wei"
+    emit(as_json, data, f"withdrew {amount} {unit} to {account}")
+
+
 class _DatasetEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
