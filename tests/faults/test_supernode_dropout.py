@@ -201,7 +201,10 @@ def test_one_supernode_killed_during_secagg_setup_fails_the_job_cleanly(
     dead = _node_id(fleet, 1)
     assert failure.job_id == JOB
     assert "did not finish within" not in failure.reason  # SecAgg+ halted: no hang
-    assert "secure aggregation halted in unmask_stage with 0 of 3 nodes active" in failure.reason
+    assert (
+        "round 1: secure aggregation halted in unmask_stage with 0 of 3 nodes active"
+        in failure.reason
+    )
     assert f"1 sent nothing within {STAGE_TIMEOUT} s in setup_stage" in failure.reason
     # both survivors failed, each on the dead node's missing share (Flower 1.42)
     assert "2 failed in unmask_stage" in failure.reason
@@ -224,7 +227,7 @@ def test_two_supernodes_killed_fail_the_job_cleanly(
     assert failure.job_id == JOB
     assert "did not finish within" not in failure.reason
     assert (
-        "secure aggregation halted in setup_stage with 1 of 3 nodes active (threshold 2); "
+        "round 1: secure aggregation halted in setup_stage with 1 of 3 nodes active (threshold 2); "
         f"nodes lost: 2 sent nothing within {STAGE_TIMEOUT} s in setup_stage"
     ) in failure.reason
     assert not any(path.exists() for path in fleet.receipts)

@@ -46,7 +46,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from flwr.app import Context, Message
@@ -68,6 +68,8 @@ from flwr.server.client_proxy import ClientProxy
 from flwr.server.compat import LegacyContext
 from flwr.server.strategy import FedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD
+from flwr.server.workflow.constant import Key as WorkflowKey
 from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
 from flwr.serverapp import Grid, ServerApp
 
@@ -487,6 +489,8 @@ class _SecAggPlus(SecAggPlusWorkflow):
             self.collect_masked_vectors_stage,
             self.unmask_stage,
         )
+        config = context.state.config_records[MAIN_CONFIGS_RECORD]
+        current = cast(int, config[WorkflowKey.CURRENT_ROUND])
         lost: list[str] = []  # which nodes each stage lost, and why: named when it halts
         for step in steps:
             asked, failed = set(state.active_node_ids), len(state.failures)
@@ -500,7 +504,7 @@ class _SecAggPlus(SecAggPlusWorkflow):
                 lost.append(f"{len(errors)} failed in {step.__name__} ({errors[0][:300]})")
             if halted:
                 raise JobHalted(
-                    f"secure aggregation halted in {step.__name__} with "
+                    f"round {current}: secure aggregation halted in {step.__name__} with "
                     f"{len(state.active_node_ids)} of {len(state.sampled_node_ids)} nodes "
                     f"active (threshold {state.threshold}); nodes lost: "
                     + ("; ".join(lost) or "none")
