@@ -310,3 +310,19 @@ def test_a_secure_only_node_refuses_a_plain_training_and_an_outage_is_no_refusal
     decisions = {d.job_id: d for d in flower.poll()}
     assert set(decisions) == {plain, job_id}
     assert all(d.accepted for d in decisions.values()), decisions
+    # the node loses its state (a crash before it was saved) during an outage:
+    # it finds its acceptances on chain, and records them once the store answers
+    flaky.down = True
+    recovered = Node(
+        market.jobs, assets, list(node.policies.values()), sender=market.hospitals[1].signer,
+        state=tmp_path / "recovered-state.json", flower=FlowerSettings("127.0.0.1:9092"),
+    )  # fmt: skip
+    with pytest.raises(IPFSUnavailable):
+        recovered.poll()
+    flaky.down = False
+    again = {d.job_id: d for d in recovered.poll()}
+    assert {j: (d.accepted, d.reason) for j, d in again.items()} == {
+        plain: (True, ""),
+        job_id: (True, ""),
+    }
+    assert market.jobs.job(job_id).accepted == 1  # accepted once, not twice

@@ -220,6 +220,18 @@ def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
         result = compute.result(job_id)
         assert result.model is not None
         assert json.loads(result_bytes)["model"]["digest"] == result.model.digest()
+        # the coordinator's disk: no run folder is left, and neither the base model
+        # (decrypted with the requester's licence) nor the trained one is in any
+        # file there (logs and Flower's installed app included), raw or in base64
+        coordinator_files = [f for f in (tmp_path / "superlink").rglob("*") if f.is_file()]
+        assert coordinator_files
+        assert not list((tmp_path / "superlink").glob("run-*"))
+        for private in (weights.read_bytes(), result.model.to_bytes()):
+            encoded = base64.b64encode(private)[:64]
+            for file in coordinator_files:
+                content = file.read_bytes()
+                assert encoded not in content, file
+                assert private[:256] not in content, file
         # each node let its ClientApp run the job's spec from the model token's weights only
         state = json.loads((tmp_path / "node-0.state.json").read_text())
         runnable = state["decisions"][f"{job_id}:{datasets[0]}"]["spec"]
@@ -394,13 +406,20 @@ def test_a_node_confirms_a_delivered_result_only_for_the_model_it_received(
 
 
 def test_a_bad_flower_section_is_one_line(tmp_path: Path) -> None:
+    # one check of the superlink (FlowerSettings'), named as in the file
     config = tmp_path / "node.toml"
-    config.write_text(
-        'key = "x"\n[[datasets]]\ntoken = 1\ndata = "d.csv"\n[flower]\nsuperlink = "nowhere"\n'
-    )
-    error = one_line_error(run("compute", "node", "--config", str(config), home=tmp_path))
-    assert "flower.superlink" in error
-    assert "'nowhere'" in error
+    for bad in ("nowhere", "fe80::1:9092", "host:99999"):
+        config.write_text(
+            f'key = "x"\n[[datasets]]\ntoken = 1\ndata = "d.csv"\n[flower]\nsuperlink = "{bad}"\n'
+        )
+        error = one_line_error(run("compute", "node", "--config", str(config), home=tmp_path))
+        assert "flower.superlink" in error
+        assert f"'{bad}'" in error
+        with pytest.raises(ConfigError) as caught:
+            FlowerSettings(bad)
+        assert caught.value.value == bad
+    for good in ("coordinator.example.org:9092", "[::1]:9092", "127.0.0.1:1"):
+        assert FlowerSettings(good).superlink == good
 
 
 def test_an_evaluation_is_delivered_to_the_nodes_that_accepted_it(tmp_path: Path) -> None:
