@@ -190,7 +190,9 @@ def _run_with_kills(
         killer.join(timeout=15)
     assert killer.killed_at is not None, "no SuperNode received the first round's message"
     for index in victims:  # killed before it answered: it sent nothing at all
-        assert "Sending: train message" not in fleet.log(f"supernode-{index}")
+        assert "Sending: train message" not in fleet.log(f"supernode-{index}"), (
+            f"supernode-{index} answered SecAgg+'s setup before the kill landed"
+        )
         assert _live_members([_supernode(fleet, index).pid]) == []
     seconds = failed_at - killer.killed_at
     fault_report.detail = f"JobFailed {seconds:.0f} s after the kill: {caught.value.reason}"
