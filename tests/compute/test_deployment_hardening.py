@@ -96,7 +96,7 @@ def test_a_run_that_fails_leaves_no_run_folder_and_a_restart_reuses_the_folder(
     # A coordinator restarted on the same folder= finds the old run's folder;
     # the run is named by job and a random suffix, and removed when it fails
     # (here: no SuperLink was ever started, so `flwr run` fails).
-    (tmp_path / "run-1").mkdir()
+    (tmp_path / "run-1" / "app" / "troikajob").mkdir(parents=True)  # an older version's
     (tmp_path / "run-7-000000000000").mkdir()
     link = FlowerDeployment(folder=tmp_path, run_timeout=5.0)
     link._open_folder()
@@ -252,7 +252,7 @@ def test_a_malformed_delivery_is_refused_and_the_node_keeps_going(
 
 
 @pytest.mark.parametrize("chain", ["embedded"], indirect=True)
-def test_a_secure_only_node_refuses_a_plain_training_and_an_outage_is_no_refusal(
+def test_a_secure_only_node_refuses_a_plain_training(
     market: Market,  # noqa: F811
     tmp_path: Path,
 ) -> None:
@@ -262,11 +262,28 @@ def test_a_secure_only_node_refuses_a_plain_training_and_an_outage_is_no_refusal
         params=TrainParams(rounds=1, secure=False), payment=10**15,
         deadline=now(market.chain) + 3600,
     )  # fmt: skip
-    (decision,) = secure_only.poll()
-    assert (decision.job_id, decision.accepted) == (plain, False)
-    assert decision.reason.startswith("secure=False: ")
-    assert "only under SecAgg+" in decision.reason
+    secure = market.compute.request(
+        "federated-train", market.datasets, model=market.model,
+        params=TrainParams(rounds=1), payment=10**15, deadline=now(market.chain) + 3600,
+    )  # fmt: skip
+    decisions = {d.job_id: d for d in secure_only.poll()}
+    assert not decisions[plain].accepted
+    assert decisions[plain].reason.startswith("secure=False: ")
+    assert "only under SecAgg+" in decisions[plain].reason
     assert market.jobs.job(plain).accepted == 0  # nothing escrowed for a run it would refuse
+    assert decisions[secure].accepted, decisions[secure].reason
+
+
+@pytest.mark.parametrize("chain", ["embedded"], indirect=True)
+def test_an_outage_while_a_node_decides_is_no_refusal(
+    market: Market,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    plain = market.compute.request(
+        "federated-train", market.datasets, model=market.model,
+        params=TrainParams(rounds=1, secure=False), payment=10**15,
+        deadline=now(market.chain) + 3600,
+    )  # fmt: skip
 
     # fault_injection: the store answers the job's spec but not the model's
     # metadata (an IPFS outage mid-decision, which the real store cannot be told to do)
