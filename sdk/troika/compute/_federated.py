@@ -736,7 +736,8 @@ class FlowerDeployment(_Processes):
 
     Args:
         shard_paths: One ``.npz`` shard (``X``, ``y``) per node; see :func:`write_shard`.
-        folder: Where logs, receipts and results go (a temporary folder if None).
+        folder: Where logs and receipts go, and each run's own folder
+            (0700, removed when the run ends); a temporary folder if None.
         start_nodes: How many of the SuperNodes to start (default: all); fewer
             lets a test show that a missing node fails the job.
         require_secure: Nodes refuse to train outside SecAgg+.
@@ -885,6 +886,11 @@ class FlowerDeployment(_Processes):
         deliver: Callable[[dict[str, Any]], tuple[bytes, bytes]] | None = None,
     ) -> dict[str, Any]:
         """Submit one run with ``flwr run`` and wait (bounded) for its result.
+
+        The starting model reaches Flower through a 0600 run-config file,
+        deleted as soon as ``flwr run`` returns; the trained model and the
+        documents the ServerApp and this process exchange are sealed under a
+        key of the run's own; the run's folder is removed when it ends.
 
         Args:
             run_config: The ``troika-*`` run config (see ``_flower_app``).
