@@ -93,7 +93,11 @@ class TrainParams:
         num_shares: Into how many shares each node's SecAgg+ secret is split
             (3: every node of a 3-node job holds one).
         reconstruction_threshold: How many shares rebuild a secret; SecAgg+
-            survives nodes dropping out down to this many.
+            recovers a round from nodes dropping out down to this many, but
+            only those lost after they shared their keys (Flower 1.42 fails a
+            round that lost a node in its setup stage), and a training job
+            still fails without every node's acknowledgement of the final
+            model (see docs/compute.md, "A SuperNode that drops out").
         clip_norm: Distributed DP: each node clips its update (new minus
             received parameters) to this L2 norm. None: no clipping.
         noise_multiplier: Distributed DP: each node adds Gaussian noise of std
