@@ -69,12 +69,20 @@ def _embedded_settings(home: str | os.PathLike[str]) -> Settings:
     return Settings(**values, ipfs_api=None)
 
 
-def _keystore(settings: Settings, scrypt_n: int | None) -> Keystore | None:
-    if scrypt_n is None:
-        return None
+def _keystore(settings: Settings, scrypt_n: int | None = None) -> Keystore:
+    """The keystore under the settings' home (no I/O); geth's scrypt cost by default."""
     from troika.chain import Keystore
 
+    if scrypt_n is None:
+        return Keystore(settings.home)
     return Keystore(settings.home, scrypt_n=scrypt_n)
+
+
+def _describe(client: object, settings: Settings) -> str:
+    """``Troika(chain=..., ipfs=...)``: where a client's chain and store are."""
+    where = settings.rpc_url or "embedded"
+    ipfs = settings.ipfs_api or str(settings.home / "ipfs")
+    return f"{type(client).__name__}(chain={where!r}, ipfs={ipfs!r})"
 
 
 class DIDs:
@@ -178,9 +186,7 @@ class Troika(Closing):
         return cls(settings, keystore=_keystore(settings, scrypt_n))
 
     def __repr__(self) -> str:
-        where = self.settings.rpc_url or "embedded"
-        ipfs = self.settings.ipfs_api or str(self.settings.home / "ipfs")
-        return f"Troika(chain={where!r}, ipfs={ipfs!r})"
+        return _describe(self, self.settings)
 
     def close(self) -> None:
         """Close what this client opened: the node and Kubo connections, the
@@ -227,9 +233,7 @@ class Troika(Closing):
     def keystore(self) -> Keystore:
         """The encrypted keys under ``<home>/keys``."""
         if self._keystore is None:
-            from troika.chain import Keystore
-
-            self._keystore = Keystore(self.settings.home)
+            self._keystore = _keystore(self.settings)
         return self._keystore
 
     @property
@@ -495,9 +499,7 @@ class AsyncTroika(AsyncClosing):
         return cls(settings, keystore=_keystore(settings, scrypt_n))
 
     def __repr__(self) -> str:
-        where = self.settings.rpc_url or "embedded"
-        ipfs = self.settings.ipfs_api or str(self.settings.home / "ipfs")
-        return f"AsyncTroika(chain={where!r}, ipfs={ipfs!r})"
+        return _describe(self, self.settings)
 
     async def close(self) -> None:
         """Close what this client opened (never a chain or store passed in)."""
@@ -543,9 +545,7 @@ class AsyncTroika(AsyncClosing):
     def keystore(self) -> Keystore:
         """The encrypted keys under ``<home>/keys`` (see :attr:`Troika.keystore`)."""
         if self._keystore is None:
-            from troika.chain import Keystore
-
-            self._keystore = Keystore(self.settings.home)
+            self._keystore = _keystore(self.settings)
         return self._keystore
 
     async def did_registry(self) -> AsyncEthrRegistry:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from troika._client import Troika
+    from troika.assets import MintedAsset
     from troika.did import Identity, IdentityKind
 
 __all__ = [
@@ -96,6 +97,23 @@ class DemoToken:
     encrypted: bool
     parents: tuple[int, ...] = ()
     rows: int | None = None
+
+    @classmethod
+    def of(
+        cls, minted: MintedAsset, kind: str, name: str, owner_role: str, **extra: Any
+    ) -> DemoToken:
+        """The demo's record of a token that ``Assets.mint_*`` returned."""
+        return cls(
+            token_id=minted.token_id,
+            kind=kind,
+            name=name,
+            owner_role=owner_role,
+            owner=minted.owner,
+            metadata_cid=str(minted.metadata_cid),
+            content_cid=str(minted.content_cid),
+            encrypted=minted.envelope_cid is not None,
+            **extra,
+        )
 
 
 @dataclass(frozen=True)
@@ -354,19 +372,7 @@ def run_demo(
                 properties=DatasetProperties(media_type="text/csv", rows=len(y)),
             )
             minted = troika.assets(roles[hospital]).mint_dataset(shard, metadata)
-            datasets.append(
-                DemoToken(
-                    token_id=minted.token_id,
-                    kind="dataset",
-                    name=metadata.name,
-                    owner_role=hospital,
-                    owner=minted.owner,
-                    metadata_cid=str(minted.metadata_cid),
-                    content_cid=str(minted.content_cid),
-                    encrypted=minted.envelope_cid is not None,
-                    rows=len(y),
-                )
-            )
+            datasets.append(DemoToken.of(minted, "dataset", metadata.name, hospital, rows=len(y)))
             policies[hospital] = DatasetPolicy(minted.token_id, shard)
             lines.append(
                 f"#{minted.token_id} {hospital:<12} {len(y)} rows, encrypted to its DID key: "
@@ -382,16 +388,7 @@ def run_demo(
             properties=ModelProperties(framework="numpy", task="binary-classification"),
         )
         minted_model = troika.assets(roles["model owner"]).mint_model(weights, base_metadata)
-        model = DemoToken(
-            token_id=minted_model.token_id,
-            kind="model",
-            name=base_metadata.name,
-            owner_role="model owner",
-            owner=minted_model.owner,
-            metadata_cid=str(minted_model.metadata_cid),
-            content_cid=str(minted_model.content_cid),
-            encrypted=minted_model.envelope_cid is not None,
-        )
+        model = DemoToken.of(minted_model, "model", base_metadata.name, "model owner")
         lines.append(f"#{model.token_id} {model.name}  metadata {_short(model.metadata_cid)}")
 
     agent = roles["agent"]
@@ -476,16 +473,8 @@ def run_demo(
         on_chain = agent_assets.asset(minted_derived.token_id)  # metadata checked against chain
         fetched = agent_assets.fetch(minted_derived.token_id, workdir / "fetched-model.npz")
         verified = verified and fetched.read_bytes() == trained.to_bytes()
-        derived = DemoToken(
-            token_id=minted_derived.token_id,
-            kind="model",
-            name=derived_metadata.name,
-            owner_role="agent",
-            owner=minted_derived.owner,
-            metadata_cid=str(minted_derived.metadata_cid),
-            content_cid=str(minted_derived.content_cid),
-            encrypted=minted_derived.envelope_cid is not None,
-            parents=on_chain.parents,
+        derived = DemoToken.of(
+            minted_derived, "model", derived_metadata.name, "agent", parents=on_chain.parents
         )
         lines.append(
             f"#{derived.token_id} {derived.name}, parents "
