@@ -3,7 +3,6 @@ a requester's job, a node process that accepts it and stops cleanly on SIGTERM."
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -13,43 +12,15 @@ from pathlib import Path
 
 import pytest
 from tests._services import Anvil, Kubo
+from tests.cli._compute_market import compute_market
 from tests.cli.test_cli import one_line_error, run
-
-from troika.assets import Assets, DatasetMetadata
-from troika.chain import Chain, Keystore
-from troika.compute._jobs import ComputeJobs
-from troika.did import EthrRegistry
-from troika.did._identity import Identities
-from troika.ipfs import KuboStore
 
 pytestmark = pytest.mark.kubo
 
-PASSWORD = "correct horse"
-
 
 def test_request_accept_status_and_a_clean_stop(anvil: Anvil, kubo: Kubo, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = {
-        "TROIKA_RPC_URL": anvil.url,
-        "TROIKA_IPFS_API": kubo.api_url,
-        "TROIKA_KEY_PASSWORD": PASSWORD,
-    }
-    data = tmp_path / "ages.csv"
-    data.write_text("age,label\n" + "".join(f"{20 + i % 50},{i % 2}\n" for i in range(200)))
-    with Chain.connect(anvil.url, chain_id=anvil.chain_id, home=home) as chain:
-        identities = Identities(chain, Keystore(home, scrypt_n=2**10), EthrRegistry.deploy(chain))
-        hospital = identities.create("hospital", PASSWORD, kind="person")
-        agent = identities.create("agent", PASSWORD, kind="agent")
-        for someone in (hospital, agent):
-            chain.transfer(someone.address, 10**18)
-        with KuboStore(kubo.api_url) as store:
-            assets = Assets(chain, store, identity=hospital, minter=chain.default_sender)
-            dataset = assets.mint_dataset(
-                data, DatasetMetadata(name="ages", properties={"media_type": "text/csv"})
-            ).token_id
-            assets.grant_license(dataset, agent, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
-        jobs = ComputeJobs.deploy(chain, assets.registry.address)
-        jobs.set_budget(dataset, 2.0, sender=hospital.signer)
+    with compute_market(anvil, kubo, tmp_path) as market:
+        home, env, dataset = market.home, market.env, market.dataset
     config = tmp_path / "node.toml"
     config.write_text(
         f'key = "hospital"\n[[datasets]]\ntoken = {dataset}\ndata = "ages.csv"\n'

@@ -5,53 +5,26 @@ node whose configuration takes that token from a minimum."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 from tests._services import Anvil, Kubo
+from tests.cli._compute_market import compute_market
 from tests.cli.test_cli import one_line_error, run
 from tests.conftest import ARTIFACTS
 
-from troika.assets import Assets, DatasetMetadata
-from troika.chain import ArtifactStore, Chain, Keystore
-from troika.compute._jobs import ComputeJobs
-from troika.did import EthrRegistry
-from troika.did._identity import Identities
-from troika.ipfs import KuboStore
+from troika.chain import ArtifactStore
 
 pytestmark = pytest.mark.kubo
-
-PASSWORD = "correct horse"
 
 
 def test_a_job_paid_in_a_token_and_a_node_that_takes_it(
     anvil: Anvil, kubo: Kubo, tmp_path: Path
 ) -> None:
-    home = tmp_path / "home"
-    env = {
-        "TROIKA_RPC_URL": anvil.url,
-        "TROIKA_IPFS_API": kubo.api_url,
-        "TROIKA_KEY_PASSWORD": PASSWORD,
-    }
-    data = tmp_path / "ages.csv"
-    data.write_text("age,label\n" + "".join(f"{20 + i % 50},{i % 2}\n" for i in range(200)))
-    artifacts = ArtifactStore([ARTIFACTS])
-    with Chain.connect(anvil.url, chain_id=anvil.chain_id, home=home, artifacts=artifacts) as chain:
-        identities = Identities(chain, Keystore(home, scrypt_n=2**10), EthrRegistry.deploy(chain))
-        hospital = identities.create("hospital", PASSWORD, kind="person")
-        agent = identities.create("agent", PASSWORD, kind="agent")
-        for someone in (hospital, agent):
-            chain.transfer(someone.address, 10**18)
-        with KuboStore(kubo.api_url) as store:
-            assets = Assets(chain, store, identity=hospital, minter=chain.default_sender)
-            dataset = assets.mint_dataset(
-                data, DatasetMetadata(name="ages", properties={"media_type": "text/csv"})
-            ).token_id
-            assets.grant_license(dataset, agent, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
-        jobs = ComputeJobs.deploy(chain, assets.registry.address)
-        jobs.set_budget(dataset, 2.0, sender=hospital.signer)
+    with compute_market(anvil, kubo, tmp_path, artifacts=ArtifactStore([ARTIFACTS])) as market:
+        home, env, chain, jobs = market.home, market.env, market.chain, market.jobs
+        hospital, agent, dataset = market.hospital, market.agent, market.dataset
         token = chain.deploy("TestToken", record=False)
         token.transact("mint", agent.address, 10**6)
         config = tmp_path / "node.toml"
