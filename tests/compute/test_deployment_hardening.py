@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import stat
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.compute.test_deployment_nodes import BASE, _node_files, _until
+from tests.compute.test_deployment_nodes import BASE, _node_files, _run_beside, _until
 from tests.compute.test_node import Market, market, now  # noqa: F401
 from troika._closing import Closing
 from troika._errors import ConfigError, DecryptionError, IPFSUnavailable, JobFailed, ResultMismatch
@@ -64,13 +63,7 @@ def test_the_files_a_run_shares_with_its_coordinator_are_sealed_and_owner_only(
         seen["trained"] = app.read_result(trained, key)
         app._write_result(str(folder), {"status": "ok", **documents}, app.DOCUMENTS_FILE, key)
 
-    helper = threading.Thread(target=coordinator)
-    helper.start()
-    try:
-        with _federated._job(7):
-            result, _ = _federated._run_in_process(config, nodes, 30.0)
-    finally:
-        helper.join(timeout=35)
+    result = _run_beside(coordinator, config, nodes, 7, 30.0)
     assert result["status"] == "ok"
     weights = seen["trained"]["model"]
     assert base64.b64decode(weights) == BASE.to_bytes()  # the evaluated model, opened
@@ -169,13 +162,7 @@ def test_a_node_that_said_no_is_asked_again(tmp_path: Path) -> None:
         time.sleep(1.0)
         state.write_text(accepted)
 
-    helper = threading.Thread(target=accept_later)
-    helper.start()
-    try:
-        with _federated._job(5):
-            result, _ = _federated._run_in_process(config, nodes, 15.0)
-    finally:
-        helper.join(timeout=5)
+    result = _run_beside(accept_later, config, nodes, 5, 15.0)
     assert result["status"] == "ok"
     assert len(result["node_digests"]) == 3
 

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -87,6 +88,25 @@ def _until(condition: Callable[[], bool], seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {seconds} s")
         time.sleep(0.5)
+
+
+def _run_beside(
+    side: Callable[[], None],
+    config: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    job_id: int,
+    timeout: float,
+) -> dict[str, Any]:
+    """Job ``job_id`` run in process with the real apps while ``side`` (a
+    coordinator, a late acceptance) runs in a thread; the run's result."""
+    helper = threading.Thread(target=side)
+    helper.start()
+    try:
+        with _federated._job(job_id):
+            result, _ = _federated._run_in_process(config, nodes, timeout)
+    finally:
+        helper.join(timeout=timeout + 5)
+    return result
 
 
 @pytest.mark.kubo
@@ -444,13 +464,7 @@ def test_an_evaluation_is_delivered_to_the_nodes_that_accepted_it(tmp_path: Path
         handed.update(json.loads((folder / app.TRAINED_FILE).read_text()))
         (folder / app.DOCUMENTS_FILE).write_text(json.dumps({"status": "ok", **documents}))
 
-    helper = threading.Thread(target=coordinator)
-    helper.start()
-    try:
-        with _federated._job(7):
-            result, _ = _federated._run_in_process(config, nodes, 30.0)
-    finally:
-        helper.join(timeout=35)
+    result = _run_beside(coordinator, config, nodes, 7, 30.0)
     assert result["status"] == "ok"
     assert set(result["node_digests"].values()) == {model.digest()}  # type: ignore[attr-defined]
     for i in range(3):
