@@ -34,9 +34,16 @@ from sklearn.model_selection import train_test_split
 
 from tests._services import Anvil, Kubo
 from tests.cli.test_cli import one_line_error, run
-from tests.compute.test_node import ETHER, Market, market, now, write_csv  # noqa: F401
+from tests.compute.test_node import (  # noqa: F401 (market: the fixture)
+    ETHER,
+    Market,
+    market,
+    mint_base_model,
+    now,
+    write_csv,
+)
 from troika._errors import ConfigError, InvalidJob, JobFailed
-from troika.assets import Assets, DatasetMetadata, ModelMetadata
+from troika.assets import Assets, DatasetMetadata
 from troika.chain import Chain, Keystore
 from troika.compute import _federated
 from troika.compute import _flower_app as app
@@ -142,19 +149,8 @@ def test_three_organisations_train_on_a_deployment_confirm_and_are_paid(
             )
             datasets.append(minted.token_id)
             assets(hospital).grant_license(minted.token_id, agent, until)
-        weights = tmp_path / "base.npz"
-        weights.write_bytes(LogisticRegressionModel.init(30, seed=1).to_bytes())
-        model = (
-            assets(modeller)
-            .mint_model(
-                weights,
-                ModelMetadata(
-                    name="tumour classifier",
-                    properties={"framework": "numpy", "task": "binary-classification"},
-                ),
-            )
-            .token_id
-        )
+        model = mint_base_model(assets(modeller), tmp_path)
+        weights = tmp_path / "base.npz"  # the base model's file, as minted
         assets(modeller).grant_license(model, agent, until)
         jobs = ComputeJobs.deploy(chain, assets(agent).registry.address)
         for hospital, dataset in zip(hospitals, datasets, strict=True):

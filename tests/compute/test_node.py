@@ -83,6 +83,18 @@ def advance(chain: Chain, seconds: int) -> None:
         chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
+def mint_base_model(assets: Assets, folder: Path) -> int:
+    """The untrained tumour classifier (logistic regression, 30 features, seed 1)
+    minted by ``assets``'s identity; its token."""
+    weights = folder / "base.npz"
+    weights.write_bytes(LogisticRegressionModel.init(30, seed=1).to_bytes())
+    metadata = ModelMetadata(
+        name="tumour classifier",
+        properties={"framework": "numpy", "task": "binary-classification"},
+    )
+    return assets.mint_model(weights, metadata).token_id
+
+
 @pytest.fixture
 def market(chain: Chain, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Market]:
     if chain.is_embedded:
@@ -118,19 +130,7 @@ def market(chain: Chain, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         )
         datasets.append(minted.token_id)
         policies.append(DatasetPolicy(minted.token_id, shard))
-    weights = tmp_path / "base.npz"
-    weights.write_bytes(LogisticRegressionModel.init(30, seed=1).to_bytes())
-    model = (
-        assets(modeller)
-        .mint_model(
-            weights,
-            ModelMetadata(
-                name="tumour classifier",
-                properties={"framework": "numpy", "task": "binary-classification"},
-            ),
-        )
-        .token_id
-    )
+    model = mint_base_model(assets(modeller), tmp_path)
     until = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
     for hospital, dataset in zip(hospitals, datasets, strict=True):
         assets(hospital).grant_license(dataset, agent, until)
